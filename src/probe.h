@@ -1,0 +1,77 @@
+/*
+ * Probes: one check of one member, run without blocking on the daemon's
+ * event base.  Every outcome, whatever the check type, is a typed reason
+ * handed to one callback; nothing else reports results.
+ */
+#ifndef SPOFD_PROBE_H
+#define SPOFD_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct event_base;
+struct evdns_base;
+
+enum probe_result {
+	PROBE_OK,
+	PROBE_REFUSED,         /* connection refused */
+	PROBE_TIMEOUT,         /* budget spent */
+	PROBE_UNREACHABLE,     /* no route, host or network unreachable */
+	PROBE_RESET,           /* connection reset by peer */
+	PROBE_CLOSED,          /* peer closed before the expected reply */
+	PROBE_RESOLVE,         /* name did not resolve */
+	PROBE_CONNECT_ERROR,   /* other connect error; detail names errno */
+	PROBE_HTTP_STATUS,     /* code: the status */
+	PROBE_HTTP_ERROR,      /* malformed reply, protocol error */
+	PROBE_BODY_TOO_LARGE,  /* reply over the read cap before a verdict */
+	PROBE_EXPECT_MISMATCH, /* reply lacks the expected substring */
+	PROBE_TLS_ERROR,
+	PROBE_EXEC_EXIT,       /* code: exit status, non-zero */
+	PROBE_EXEC_SIGNAL,     /* code: signal number */
+	PROBE_EXEC_ERROR,      /* could not run the command */
+	PROBE_INTERNAL,        /* local failure: no fd, no memory */
+	PROBE_RESULT_MAX
+};
+
+struct probe_outcome {
+	enum probe_result result;
+	int code;              /* status, exit code or signal; else 0 */
+	uint64_t latency_us;   /* from the probe's start to its verdict */
+	char detail[160];      /* human words, may be empty */
+};
+
+/* "ok", "refused", "http-status 503", "exec-exit 2": into buf, returns buf. */
+const char *probe_outcome_str(const struct probe_outcome *o, char *buf, size_t len);
+/* The bare name of a result: "http-status". */
+const char *probe_result_str(enum probe_result r);
+
+/* Shared machinery of all probes of one daemon (one curl multi handle...). */
+struct probe_engine;
+
+struct probe_engine *probe_engine_new(struct event_base *base);
+void probe_engine_free(struct probe_engine *eng);
+/* Counters for status output and benchmarks. */
+struct probe_engine_stats {
+	uint64_t started;      /* probes started */
+	uint64_t completed;    /* verdicts delivered */
+	unsigned in_flight;
+};
+void probe_engine_stats(const struct probe_engine *eng, struct probe_engine_stats *out);
+
+typedef void (*probe_done_fn)(void *arg, const struct probe_outcome *outcome);
+
+struct probe;
+
+/* A probe for one member, reusable: start it again once it reported. */
+struct probe *probe_new(struct probe_engine *eng, const struct service_conf *svc,
+    const struct member_conf *member, probe_done_fn done, void *arg);
+/* Start one check; DONE is called exactly once, never from inside probe_start. */
+void probe_start(struct probe *p);
+bool probe_running(const struct probe *p);
+/* Abandon a running check; DONE is not called. */
+void probe_cancel(struct probe *p);
+void probe_free(struct probe *p);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * What probe.c shares with the per-type files (probe_tcp.c, probe_http.c,
+ * probe_exec.c).  Nothing outside the probe files includes this.
+ */
+#ifndef SPOFD_PROBE_IMPL_H
+#define SPOFD_PROBE_IMPL_H
+
+#include "probe.h"
+
+struct proc_table;
+struct probe_http_engine;
+
+struct probe_engine {
+	struct event_base *base;
+	struct evdns_base *dns;          /* lazily created for names */
+	struct probe_http_engine *http;  /* lazily created */
+	struct proc_table *procs;        /* children of exec probes */
+	struct probe_engine_stats stats;
+};
+
+struct probe {
+	struct probe_engine *eng;
+	const struct service_conf *svc;
+	const struct check_conf *check;
+	const struct member_conf *member;
+	probe_done_fn done;
+	void *arg;
+	bool running;
+	uint64_t start_us;   /* monotonic start of the running check */
+	void *impl;          /* per-type state, owned by the type's file */
+	struct event *defer; /* reports a verdict outside probe_start */
+	struct probe_outcome pending;
+};
+
+/* Deliver the verdict (once); latency is measured here. */
+void probe_finish(struct probe *p, enum probe_result r, int code, const char *detail_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Deliver the verdict from a later loop turn (used when failing inside start). */
+void probe_finish_later(struct probe *p, enum probe_result r, int code, const char *detail);
+/* Microseconds left of the probe's budget (0 when spent). */
+uint64_t probe_budget_left_us(const struct probe *p);
+/* Map a connect/socket errno to a result. */
+enum probe_result probe_result_from_errno(int err);
+
+/* Per-type entry points: start (must end in probe_finish*), cancel, free. */
+void probe_tcp_start(struct probe *p);
+void probe_tcp_cancel(struct probe *p);
+void probe_http_start(struct probe *p);
+void probe_http_cancel(struct probe *p);
+struct probe_http_engine *probe_http_engine_new(struct event_base *base);
+void probe_http_engine_free(struct probe_http_engine *h);
+void probe_exec_start(struct probe *p);
+void probe_exec_cancel(struct probe *p);
+
+#endif
