@@ -1,1 +1,352 @@
 #include "autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "log.h"
+#include "monitor.h"
+#include "probe.h"
+#include "util.h"
+
+/*
+ * Every member has its own timer on the shared event base (a min-heap:
+ * O(log n) per probe, fine for tens of thousands of members) and a
+ * reusable probe.  Probes run at a fixed rate against a schedule, not
+ * "interval after the last one finished", so lateness can be measured and
+ * a slow backend does not stretch the period.
+ */
+
+/* Lateness histogram: log-linear bins, 8 per power of two of microseconds. */
+#define LATE_SUB_BITS 3
+#define LATE_BINS (64 << LATE_SUB_BITS)
+
+struct mon_member {
+	struct monitor *m;
+	const struct service_conf *svc;
+	const struct member_conf *conf;
+	struct health health;
+	struct probe *probe;
+	struct event timer;
+	uint64_t due_us;     /* monotonic time the next probe is due */
+};
+
+struct monitor {
+	struct event_base *base;
+	struct probe_engine *eng;
+	const struct config *cfg;
+	struct mon_member *members;
+	size_t n_members;
+	monitor_change_fn on_change;
+	void *arg;
+	bool started;
+	uint64_t probes;
+	uint64_t late_max_us;
+	uint64_t late_bins[LATE_BINS];
+	uint64_t late_count;
+};
+
+static unsigned
+late_bin(uint64_t us)
+{
+	unsigned msb, shift;
+
+	if (us < (1u << LATE_SUB_BITS))
+		return (unsigned)us;
+	msb = 63 - (unsigned)__builtin_clzll(us);
+	shift = msb - LATE_SUB_BITS;
+	return ((shift + 1) << LATE_SUB_BITS) + (unsigned)((us >> shift) & ((1u << LATE_SUB_BITS) - 1));
+}
+
+/* Upper bound of a bin, in microseconds. */
+static uint64_t
+late_bin_upper(unsigned bin)
+{
+	unsigned shift, sub;
+
+	if (bin < (1u << LATE_SUB_BITS))
+		return bin;
+	shift = (bin >> LATE_SUB_BITS) - 1;
+	sub = bin & ((1u << LATE_SUB_BITS) - 1);
+	return ((uint64_t)((1u << LATE_SUB_BITS) + sub + 1) << shift) - 1;
+}
+
+static uint64_t
+late_percentile(const struct monitor *m, double q)
+{
+	uint64_t want, seen = 0;
+
+	if (m->late_count == 0)
+		return 0;
+	want = (uint64_t)(q * (double)m->late_count);
+	if (want >= m->late_count)
+		want = m->late_count - 1;
+	for (unsigned b = 0; b < LATE_BINS; b++) {
+		seen += m->late_bins[b];
+		if (seen > want) {
+			uint64_t up = late_bin_upper(b);
+
+			return up < m->late_max_us ? up : m->late_max_us;
+		}
+	}
+	return m->late_max_us;
+}
+
+static void
+monitor_arm(struct mon_member *mm)
+{
+	uint64_t now = now_mono_us();
+	struct timeval tv = us_to_tv(mm->due_us > now ? mm->due_us - now : 0);
+
+	evtimer_add(&mm->timer, &tv);
+}
+
+static void
+monitor_log_change(const struct mon_member *mm, enum health_state from)
+{
+	const struct health *h = &mm->health;
+	char reason[64];
+
+	probe_outcome_str(&h->cause, reason, sizeof(reason));
+	if (h->state == HEALTH_DOWN)
+		log_notice("+sdown %s/%s: %s%s%s", mm->svc->name, mm->conf->name, reason,
+		    h->cause.detail[0] ? " - " : "", h->cause.detail);
+	else if (from == HEALTH_DOWN)
+		log_notice("-sdown %s/%s: up again after %u successful checks", mm->svc->name,
+		    mm->conf->name, h->ok_run);
+	else
+		log_notice("+up %s/%s: %s in %llu us", mm->svc->name, mm->conf->name, reason,
+		    (unsigned long long)h->cause.latency_us);
+}
+
+static void
+monitor_probe_done(void *arg, const struct probe_outcome *o)
+{
+	struct mon_member *mm = arg;
+	struct monitor *m = mm->m;
+	enum health_state from = mm->health.state;
+	uint64_t now = now_mono_us();
+	uint64_t next;
+
+	m->probes++;
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		char reason[64];
+
+		log_debug("check %s/%s: %s in %llu us%s%s", mm->svc->name, mm->conf->name,
+		    probe_outcome_str(o, reason, sizeof(reason)), (unsigned long long)o->latency_us,
+		    o->detail[0] ? " - " : "", o->detail);
+	}
+	if (health_update(&mm->health, &mm->svc->check, o, now, now_wall_us())) {
+		monitor_log_change(mm, from);
+		if (m->on_change != NULL)
+			m->on_change(m->arg, mm->conf, from, &mm->health);
+	}
+	next = health_next_interval_ms(&mm->health, &mm->svc->check) * 1000u;
+	mm->due_us += next;
+	if (mm->due_us < now)
+		mm->due_us = now + next; /* the check overran its slot: start a new phase */
+	monitor_arm(mm);
+}
+
+static void
+monitor_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mon_member *mm = arg;
+	struct monitor *m = mm->m;
+	uint64_t now = now_mono_us();
+	uint64_t late = now > mm->due_us ? now - mm->due_us : 0;
+
+	m->late_bins[late_bin(late)]++;
+	m->late_count++;
+	if (late > m->late_max_us)
+		m->late_max_us = late;
+	if (probe_running(mm->probe)) {
+		/* Only possible when fastinter is shorter than timeout: skip a beat. */
+		mm->due_us = now + health_next_interval_ms(&mm->health, &mm->svc->check) * 1000u;
+		monitor_arm(mm);
+		return;
+	}
+	probe_start(mm->probe);
+}
+
+static const struct mon_member *
+monitor_find(const struct monitor *m, const char *service, const char *member)
+{
+	for (size_t i = 0; i < m->n_members; i++) {
+		const struct mon_member *mm = &m->members[i];
+
+		if (strcmp(mm->svc->name, service) == 0 && strcmp(mm->conf->name, member) == 0)
+			return mm;
+	}
+	return NULL;
+}
+
+struct monitor *
+monitor_new(struct event_base *base, struct probe_engine *eng, const struct config *cfg,
+    const struct monitor *old, monitor_change_fn on_change, void *arg)
+{
+	struct monitor *m = xcalloc(1, sizeof(*m));
+	uint64_t mono = now_mono_us(), wall = now_wall_us();
+	size_t n = 0, k = 0;
+
+	m->base = base;
+	m->eng = eng;
+	m->cfg = cfg;
+	m->on_change = on_change;
+	m->arg = arg;
+	for (size_t s = 0; s < cfg->n_services; s++)
+		n += cfg->services[s].n_members;
+	m->members = xcalloc(n, sizeof(*m->members));
+	m->n_members = n;
+	for (size_t s = 0; s < cfg->n_services; s++) {
+		const struct service_conf *svc = &cfg->services[s];
+
+		for (size_t i = 0; i < svc->n_members; i++, k++) {
+			struct mon_member *mm = &m->members[k];
+			const struct mon_member *prev = NULL;
+
+			mm->m = m;
+			mm->svc = svc;
+			mm->conf = &svc->members[i];
+			if (old != NULL)
+				prev = monitor_find(old, svc->name, mm->conf->name);
+			if (prev != NULL && member_conf_equal(prev->conf, mm->conf) &&
+			    check_conf_equal(&prev->svc->check, &svc->check))
+				mm->health = prev->health;
+			else
+				health_init(&mm->health, mono, wall);
+			mm->probe = probe_new(eng, svc, mm->conf, monitor_probe_done, mm);
+			evtimer_assign(&mm->timer, base, monitor_timer_cb, mm);
+		}
+	}
+	return m;
+}
+
+void
+monitor_start(struct monitor *m)
+{
+	uint64_t now = now_mono_us();
+
+	/* Spread first probes over one interval so members never fire together. */
+	for (size_t k = 0; k < m->n_members; k++) {
+		struct mon_member *mm = &m->members[k];
+		uint64_t interval = mm->svc->check.interval_ms * 1000u;
+
+		mm->due_us = now + (m->n_members > 1 ? interval * k / m->n_members : 0);
+		monitor_arm(mm);
+	}
+	m->started = true;
+}
+
+void
+monitor_stop(struct monitor *m)
+{
+	for (size_t k = 0; k < m->n_members; k++) {
+		evtimer_del(&m->members[k].timer);
+		probe_cancel(m->members[k].probe);
+	}
+	m->started = false;
+}
+
+void
+monitor_free(struct monitor *m)
+{
+	if (m == NULL)
+		return;
+	monitor_stop(m);
+	for (size_t k = 0; k < m->n_members; k++)
+		probe_free(m->members[k].probe);
+	free(m->members);
+	free(m);
+}
+
+const struct health *
+monitor_health(const struct monitor *m, const char *service, const char *member)
+{
+	const struct mon_member *mm = monitor_find(m, service, member);
+
+	return mm != NULL ? &mm->health : NULL;
+}
+
+void
+monitor_stats(const struct monitor *m, struct monitor_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->probes = m->probes;
+	out->late_p50_us = late_percentile(m, 0.50);
+	out->late_p99_us = late_percentile(m, 0.99);
+	out->late_max_us = m->late_max_us;
+}
+
+static json_t *
+monitor_time_json(uint64_t wall_us)
+{
+	time_t t = (time_t)(wall_us / 1000000u);
+	struct tm tm;
+	char buf[32];
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+static json_t *
+monitor_member_json(const struct mon_member *mm)
+{
+	const struct health *h = &mm->health;
+	json_t *o = json_object();
+	char reason[64];
+
+	json_object_set_new(o, "name", json_string(mm->conf->name));
+	json_object_set_new(o, "address", mm->conf->address ? json_string(mm->conf->address) : json_null());
+	json_object_set_new(o, "node", mm->conf->node ? json_string(mm->conf->node) : json_null());
+	json_object_set_new(o, "priority", json_integer(mm->conf->priority));
+	json_object_set_new(o, "health", json_string(health_state_str(h->state)));
+	if (h->have_last) {
+		json_object_set_new(o, "reason", json_string(probe_outcome_str(&h->last, reason, sizeof(reason))));
+		json_object_set_new(o, "detail", json_string(h->last.detail));
+		json_object_set_new(o, "latency_us", json_integer((json_int_t)h->last.latency_us));
+	} else {
+		json_object_set_new(o, "reason", json_null());
+		json_object_set_new(o, "detail", json_null());
+		json_object_set_new(o, "latency_us", json_null());
+	}
+	json_object_set_new(o, "since", monitor_time_json(h->since_wall_us));
+	json_object_set_new(o, "checks", json_integer((json_int_t)h->checks));
+	return o;
+}
+
+json_t *
+monitor_status_json(const struct monitor *m, const char *service)
+{
+	json_t *services = json_array();
+	bool found = false;
+
+	for (size_t s = 0; s < m->cfg->n_services; s++) {
+		const struct service_conf *svc = &m->cfg->services[s];
+		json_t *so, *members;
+
+		if (service != NULL && strcmp(service, svc->name) != 0)
+			continue;
+		found = true;
+		so = json_object();
+		members = json_array();
+		json_object_set_new(so, "name", json_string(svc->name));
+		json_object_set_new(so, "check", json_string(check_type_str(svc->check.type)));
+		for (size_t k = 0; k < m->n_members; k++) {
+			if (m->members[k].svc == svc)
+				json_array_append_new(members, monitor_member_json(&m->members[k]));
+		}
+		json_object_set_new(so, "members", members);
+		json_array_append_new(services, so);
+	}
+	if (service != NULL && !found) {
+		json_decref(services);
+		return NULL;
+	}
+	return services;
+}

@@ -46,9 +46,10 @@ struct monitor_stats {
 void monitor_stats(const struct monitor *m, struct monitor_stats *out);
 
 /*
- * {"name":..., "members":[{"name","address","health","reason","latency_us",
- * "since"}]} for every service, or only SERVICE when not NULL; NULL when
- * SERVICE is not known.  New reference.
+ * A JSON array with one object per service ({"name", "check", "members":
+ * [{"name", "address", "node", "priority", "health", "reason", "detail",
+ * "latency_us", "since", "checks"}]}), or only SERVICE when not NULL; NULL
+ * when SERVICE is not known.  New reference.
  */
 json_t *monitor_status_json(const struct monitor *m, const char *service);
 

@@ -1,1 +1,253 @@
 #include "autoconf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "probe_impl.h"
+#include "proc.h"
+#include "util.h"
+
+static const char *const result_names[PROBE_RESULT_MAX] = {
+	[PROBE_OK] = "ok",
+	[PROBE_REFUSED] = "refused",
+	[PROBE_TIMEOUT] = "timeout",
+	[PROBE_UNREACHABLE] = "unreachable",
+	[PROBE_RESET] = "reset",
+	[PROBE_CLOSED] = "closed",
+	[PROBE_RESOLVE] = "resolve",
+	[PROBE_CONNECT_ERROR] = "connect-error",
+	[PROBE_HTTP_STATUS] = "http-status",
+	[PROBE_HTTP_ERROR] = "http-error",
+	[PROBE_BODY_TOO_LARGE] = "body-too-large",
+	[PROBE_EXPECT_MISMATCH] = "expect-mismatch",
+	[PROBE_TLS_ERROR] = "tls-error",
+	[PROBE_EXEC_EXIT] = "exec-exit",
+	[PROBE_EXEC_SIGNAL] = "exec-signal",
+	[PROBE_EXEC_ERROR] = "exec-error",
+	[PROBE_INTERNAL] = "internal",
+};
+
+const char *
+probe_result_str(enum probe_result r)
+{
+	if ((unsigned)r >= PROBE_RESULT_MAX)
+		return "?";
+	return result_names[r];
+}
+
+const char *
+probe_outcome_str(const struct probe_outcome *o, char *buf, size_t len)
+{
+	switch (o->result) {
+	case PROBE_HTTP_STATUS:
+	case PROBE_EXEC_EXIT:
+	case PROBE_EXEC_SIGNAL:
+		snprintf(buf, len, "%s %d", probe_result_str(o->result), o->code);
+		break;
+	default:
+		snprintf(buf, len, "%s", probe_result_str(o->result));
+		break;
+	}
+	return buf;
+}
+
+enum probe_result
+probe_result_from_errno(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return PROBE_REFUSED;
+	case ETIMEDOUT:
+		return PROBE_TIMEOUT;
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case ENETDOWN:
+	case EHOSTDOWN:
+	case EADDRNOTAVAIL:
+		return PROBE_UNREACHABLE;
+	case ECONNRESET:
+		return PROBE_RESET;
+	case EPIPE:
+		return PROBE_CLOSED;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		return PROBE_INTERNAL;
+	default:
+		return PROBE_CONNECT_ERROR;
+	}
+}
+
+struct probe_engine *
+probe_engine_new(struct event_base *base)
+{
+	struct probe_engine *eng = xcalloc(1, sizeof(*eng));
+
+	eng->base = base;
+	return eng;
+}
+
+void
+probe_engine_free(struct probe_engine *eng)
+{
+	if (eng == NULL)
+		return;
+	if (eng->http != NULL)
+		probe_http_engine_free(eng->http);
+	if (eng->procs != NULL)
+		proc_table_free(eng->procs);
+	if (eng->dns != NULL)
+		evdns_base_free(eng->dns, 1);
+	free(eng);
+}
+
+void
+probe_engine_stats(const struct probe_engine *eng, struct probe_engine_stats *out)
+{
+	*out = eng->stats;
+}
+
+static void
+probe_deferred_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+
+	probe_finish(p, p->pending.result, p->pending.code, "%s", p->pending.detail);
+}
+
+struct probe *
+probe_new(struct probe_engine *eng, const struct service_conf *svc,
+    const struct member_conf *member, probe_done_fn done, void *arg)
+{
+	struct probe *p = xcalloc(1, sizeof(*p));
+
+	p->eng = eng;
+	p->svc = svc;
+	p->check = &svc->check;
+	p->member = member;
+	p->done = done;
+	p->arg = arg;
+	p->defer = evtimer_new(eng->base, probe_deferred_cb, p);
+	if (p->defer == NULL)
+		fatal("evtimer_new failed");
+	return p;
+}
+
+void
+probe_start(struct probe *p)
+{
+	if (p->running)
+		fatal("probe %s/%s started twice", p->svc->name, p->member->name);
+	p->running = true;
+	p->start_us = now_mono_us();
+	p->eng->stats.started++;
+	p->eng->stats.in_flight++;
+	switch (p->check->type) {
+	case CHECK_TCP:
+		probe_tcp_start(p);
+		break;
+	case CHECK_HTTP:
+	case CHECK_HTTPS:
+		probe_http_start(p);
+		break;
+	case CHECK_EXEC:
+		probe_exec_start(p);
+		break;
+	}
+}
+
+bool
+probe_running(const struct probe *p)
+{
+	return p->running;
+}
+
+uint64_t
+probe_budget_left_us(const struct probe *p)
+{
+	uint64_t budget = p->check->timeout_ms * 1000u;
+	uint64_t spent = now_mono_us() - p->start_us;
+
+	return spent >= budget ? 0 : budget - spent;
+}
+
+void
+probe_finish(struct probe *p, enum probe_result r, int code, const char *fmt, ...)
+{
+	struct probe_outcome o;
+	va_list ap;
+
+	if (!p->running)
+		fatal("probe %s/%s finished while not running", p->svc->name, p->member->name);
+	memset(&o, 0, sizeof(o));
+	o.result = r;
+	o.code = code;
+	o.latency_us = now_mono_us() - p->start_us;
+	va_start(ap, fmt);
+	vsnprintf(o.detail, sizeof(o.detail), fmt, ap);
+	va_end(ap);
+	p->running = false;
+	p->eng->stats.completed++;
+	p->eng->stats.in_flight--;
+	p->done(p->arg, &o);
+}
+
+void
+probe_finish_later(struct probe *p, enum probe_result r, int code, const char *detail)
+{
+	static const struct timeval now = { 0, 0 };
+
+	p->pending.result = r;
+	p->pending.code = code;
+	snprintf(p->pending.detail, sizeof(p->pending.detail), "%s", detail ? detail : "");
+	evtimer_add(p->defer, &now);
+}
+
+static void
+probe_cancel_type(struct probe *p)
+{
+	switch (p->check->type) {
+	case CHECK_TCP:
+		probe_tcp_cancel(p);
+		break;
+	case CHECK_HTTP:
+	case CHECK_HTTPS:
+		probe_http_cancel(p);
+		break;
+	case CHECK_EXEC:
+		probe_exec_cancel(p);
+		break;
+	}
+}
+
+void
+probe_cancel(struct probe *p)
+{
+	if (!p->running)
+		return;
+	/* A verdict may be waiting in defer while the type still holds state. */
+	evtimer_del(p->defer);
+	probe_cancel_type(p);
+	p->running = false;
+	p->eng->stats.in_flight--;
+}
+
+void
+probe_free(struct probe *p)
+{
+	if (p == NULL)
+		return;
+	probe_cancel(p);
+	if (p->check->type == CHECK_TCP)
+		probe_tcp_free(p);
+	event_free(p->defer);
+	free(p);
+}

@@ -42,9 +42,15 @@ uint64_t probe_budget_left_us(const struct probe *p);
 /* Map a connect/socket errno to a result. */
 enum probe_result probe_result_from_errno(int err);
 
-/* Per-type entry points: start (must end in probe_finish*), cancel, free. */
+/*
+ * Per-type entry points.  start must end in exactly one probe_finish or
+ * probe_finish_later; cancel must free the check's state and be a no-op
+ * when nothing of that type is in flight.
+ */
 void probe_tcp_start(struct probe *p);
 void probe_tcp_cancel(struct probe *p);
+/* tcp keeps its resolved address between checks: freed here. */
+void probe_tcp_free(struct probe *p);
 void probe_http_start(struct probe *p);
 void probe_http_cancel(struct probe *p);
 struct probe_http_engine *probe_http_engine_new(struct event_base *base);

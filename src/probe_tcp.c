@@ -1,1 +1,430 @@
 #include "autoconf.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <event2/util.h>
+
+#include "log.h"
+#include "probe_impl.h"
+#include "util.h"
+
+/*
+ * TCP check: connect within the budget.  Without tcp_send/tcp_expect the
+ * connection is reset as soon as it is established (SO_LINGER 0), as
+ * HAProxy does: the backend's kernel completes the handshake, the backend
+ * process never has to accept, and we leave no TIME_WAIT behind.  The
+ * cost is that a backend whose process hangs but whose kernel still
+ * answers SYNs looks healthy; tcp_expect (or http) is the check for that.
+ */
+
+#define TCP_READ_MAX 65536 /* bytes read while looking for tcp_expect */
+
+enum tcp_phase { TCP_IDLE, TCP_RESOLVING, TCP_CONNECTING, TCP_SENDING, TCP_READING };
+
+struct tcp_state {
+	struct sockaddr_storage addr;   /* resolved address */
+	socklen_t addrlen;              /* 0: not resolved yet */
+	bool numeric;                   /* address needs no lookup */
+	enum tcp_phase phase;
+	evutil_socket_t fd;
+	struct event ev;                /* the one event of a check */
+	bool ev_set;                    /* ev assigned (maybe pending) */
+	struct tcp_lookup *lookup;      /* name lookup in flight */
+	bool dns_sync;                  /* lookup answered inside the call */
+	size_t sent;                    /* bytes of tcp_send written */
+	char *buf;                      /* reply so far (only with tcp_expect) */
+	size_t buflen;
+};
+
+/*
+ * A lookup outlives a cancelled check (libevent reports the cancel later),
+ * so its context is its own allocation, freed by the callback; cancel only
+ * unhooks the probe.
+ */
+struct tcp_lookup {
+	struct probe *p;                /* NULL once cancelled */
+	struct evdns_getaddrinfo_request *req;
+};
+
+static void tcp_connect(struct probe *p);
+
+static struct tcp_state *
+tcp_state(struct probe *p)
+{
+	struct tcp_state *t = p->impl;
+
+	if (t == NULL) {
+		struct addrinfo hints, *res = NULL;
+
+		t = xcalloc(1, sizeof(*t));
+		t->fd = -1;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+		if (getaddrinfo(p->member->host, p->member->port, &hints, &res) == 0) {
+			memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+			t->addrlen = res->ai_addrlen;
+			t->numeric = true;
+			freeaddrinfo(res);
+		}
+		p->impl = t;
+	}
+	return t;
+}
+
+/* Close the check's socket and event; RST when asked. */
+static void
+tcp_close(struct tcp_state *t, bool reset)
+{
+	if (t->ev_set) {
+		event_del(&t->ev);
+		t->ev_set = false;
+	}
+	if (t->fd >= 0) {
+		if (reset) {
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+			setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		close(t->fd);
+		t->fd = -1;
+	}
+	free(t->buf);
+	t->buf = NULL;
+	t->buflen = 0;
+	t->phase = TCP_IDLE;
+}
+
+static void
+tcp_finish_errno(struct probe *p, int err, const char *what)
+{
+	tcp_close(p->impl, true);
+	probe_finish(p, probe_result_from_errno(err), 0, "%s: %s", what, strerror(err));
+}
+
+static void
+tcp_wait(struct probe *p, short what, event_callback_fn cb)
+{
+	struct tcp_state *t = p->impl;
+	struct timeval tv = us_to_tv(probe_budget_left_us(p));
+
+	if (t->ev_set)
+		event_del(&t->ev);
+	event_assign(&t->ev, p->eng->base, t->fd, what, cb, p);
+	t->ev_set = true;
+	event_add(&t->ev, &tv);
+}
+
+static const char *
+tcp_phase_str(enum tcp_phase ph)
+{
+	switch (ph) {
+	case TCP_RESOLVING:
+		return "resolving";
+	case TCP_CONNECTING:
+		return "connecting";
+	case TCP_SENDING:
+		return "sending";
+	case TCP_READING:
+		return "waiting for the expected reply";
+	default:
+		return "idle";
+	}
+}
+
+static void
+tcp_timeout(struct probe *p)
+{
+	struct tcp_state *t = p->impl;
+	enum tcp_phase ph = t->phase;
+
+	tcp_close(t, true);
+	probe_finish(p, PROBE_TIMEOUT, 0, "no answer within %llu ms while %s",
+	    (unsigned long long)p->check->timeout_ms, tcp_phase_str(ph));
+}
+
+static void tcp_send_cb(evutil_socket_t fd, short what, void *arg);
+
+static void
+tcp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	struct tcp_state *t = p->impl;
+	const struct check_conf *c = p->check;
+	char chunk[4096];
+	ssize_t n;
+
+	if (what & EV_TIMEOUT) {
+		tcp_timeout(p);
+		return;
+	}
+	for (;;) {
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			tcp_finish_errno(p, errno, "reading reply");
+			return;
+		}
+		if (n == 0) {
+			tcp_close(t, false);
+			probe_finish(p, PROBE_CLOSED, 0, "connection closed before \"%.40s\" arrived",
+			    c->tcp_expect);
+			return;
+		}
+		size_t keep = (size_t)n;
+		if (t->buflen + keep > TCP_READ_MAX)
+			keep = TCP_READ_MAX - t->buflen;
+		t->buf = xrealloc(t->buf, t->buflen + keep);
+		memcpy(t->buf + t->buflen, chunk, keep);
+		t->buflen += keep;
+		if (memmem(t->buf, t->buflen, c->tcp_expect, c->tcp_expect_len) != NULL) {
+			tcp_close(t, false);
+			probe_finish(p, PROBE_OK, 0, "expected reply received");
+			return;
+		}
+		if (t->buflen >= TCP_READ_MAX) {
+			tcp_close(t, true);
+			probe_finish(p, PROBE_EXPECT_MISMATCH, 0,
+			    "no \"%.40s\" in the first %d bytes", c->tcp_expect, TCP_READ_MAX);
+			return;
+		}
+	}
+	tcp_wait(p, EV_READ, tcp_read_cb);
+}
+
+/* Connected: reset at once, or go on to send/expect. */
+static void
+tcp_connected(struct probe *p)
+{
+	struct tcp_state *t = p->impl;
+	const struct check_conf *c = p->check;
+
+	if (c->tcp_send_len > 0) {
+		t->phase = TCP_SENDING;
+		t->sent = 0;
+		tcp_send_cb(t->fd, EV_WRITE, p);
+		return;
+	}
+	if (c->tcp_expect_len > 0) {
+		t->phase = TCP_READING;
+		tcp_wait(p, EV_READ, tcp_read_cb);
+		return;
+	}
+	tcp_close(t, true);
+	probe_finish(p, PROBE_OK, 0, "connected");
+}
+
+static void
+tcp_send_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	struct tcp_state *t = p->impl;
+	const struct check_conf *c = p->check;
+
+	if (what & EV_TIMEOUT) {
+		tcp_timeout(p);
+		return;
+	}
+	while (t->sent < c->tcp_send_len) {
+		ssize_t n = send(fd, c->tcp_send + t->sent, c->tcp_send_len - t->sent, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				tcp_wait(p, EV_WRITE, tcp_send_cb);
+				return;
+			}
+			tcp_finish_errno(p, errno, "sending");
+			return;
+		}
+		t->sent += (size_t)n;
+	}
+	if (c->tcp_expect_len > 0) {
+		t->phase = TCP_READING;
+		tcp_wait(p, EV_READ, tcp_read_cb);
+		return;
+	}
+	tcp_close(t, false);
+	probe_finish(p, PROBE_OK, 0, "sent");
+}
+
+static void
+tcp_connect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (what & EV_TIMEOUT) {
+		tcp_timeout(p);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0) {
+		tcp_finish_errno(p, err, "connect");
+		return;
+	}
+	tcp_connected(p);
+}
+
+static void
+tcp_connect(struct probe *p)
+{
+	struct tcp_state *t = p->impl;
+	int fd;
+
+	fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0) {
+		int err = errno;
+
+		t->phase = TCP_IDLE;
+		probe_finish_later(p, PROBE_INTERNAL, 0, strerror(err));
+		return;
+	}
+	t->fd = fd;
+	t->phase = TCP_CONNECTING;
+	if (connect(fd, (struct sockaddr *)&t->addr, t->addrlen) == 0) {
+		/* Loopback may connect at once; report from the loop all the same. */
+		tcp_wait(p, EV_WRITE, tcp_connect_cb);
+		return;
+	}
+	if (errno == EINPROGRESS || errno == EINTR) {
+		tcp_wait(p, EV_WRITE, tcp_connect_cb);
+		return;
+	}
+	int err = errno;
+	char detail[128];
+
+	tcp_close(t, false);
+	snprintf(detail, sizeof(detail), "connect: %s", strerror(err));
+	probe_finish_later(p, probe_result_from_errno(err), 0, detail);
+}
+
+static void
+tcp_resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct tcp_lookup *lk = arg;
+	struct probe *p = lk->p;
+	struct tcp_state *t;
+
+	free(lk);
+	if (p == NULL || result == EVUTIL_EAI_CANCEL) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		return;
+	}
+	t = p->impl;
+	t->lookup = NULL;
+	if (result != 0 || res == NULL) {
+		char detail[160];
+
+		snprintf(detail, sizeof(detail), "%s: %s", p->member->host, evutil_gai_strerror(result));
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		tcp_close(t, false);
+		if (t->dns_sync)
+			probe_finish_later(p, PROBE_RESOLVE, 0, detail);
+		else
+			probe_finish(p, PROBE_RESOLVE, 0, "%s", detail);
+		return;
+	}
+	/* The first address only: a check tests what clients would reach first. */
+	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+	t->addrlen = res->ai_addrlen;
+	evutil_freeaddrinfo(res);
+	if (t->ev_set) {
+		event_del(&t->ev);
+		t->ev_set = false;
+	}
+	tcp_connect(p);
+}
+
+/* The lookup took the whole budget. */
+static void
+tcp_resolve_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+
+	probe_tcp_cancel(p);
+	probe_finish(p, PROBE_TIMEOUT, 0, "no answer within %llu ms while resolving %s",
+	    (unsigned long long)p->check->timeout_ms, p->member->host);
+}
+
+void
+probe_tcp_start(struct probe *p)
+{
+	struct tcp_state *t = tcp_state(p);
+	struct evutil_addrinfo hints;
+
+	if (t->numeric) {
+		tcp_connect(p);
+		return;
+	}
+	if (p->eng->dns == NULL) {
+		p->eng->dns = evdns_base_new(p->eng->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+		if (p->eng->dns == NULL) {
+			probe_finish_later(p, PROBE_RESOLVE, 0, "cannot read the resolver configuration");
+			return;
+		}
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	struct tcp_lookup *lk = xcalloc(1, sizeof(*lk));
+	struct evdns_getaddrinfo_request *req;
+
+	lk->p = p;
+	t->lookup = lk;
+	t->phase = TCP_RESOLVING;
+	t->fd = -1;
+	tcp_wait(p, EV_TIMEOUT, tcp_resolve_timeout_cb);
+	/* The callback may run (and free lk) before this returns. */
+	t->dns_sync = true;
+	req = evdns_getaddrinfo(p->eng->dns, p->member->host, p->member->port,
+	    &hints, tcp_resolved_cb, lk);
+	t->dns_sync = false;
+	if (req != NULL && t->lookup == lk)
+		lk->req = req;
+}
+
+void
+probe_tcp_cancel(struct probe *p)
+{
+	struct tcp_state *t = p->impl;
+
+	if (t == NULL)
+		return;
+	if (t->lookup != NULL) {
+		struct tcp_lookup *lk = t->lookup;
+
+		t->lookup = NULL;
+		lk->p = NULL;
+		if (lk->req != NULL)
+			evdns_getaddrinfo_cancel(lk->req);
+	}
+	tcp_close(t, true);
+}
+
+void
+probe_tcp_free(struct probe *p)
+{
+	probe_tcp_cancel(p);
+	free(p->impl);
+	p->impl = NULL;
+}
