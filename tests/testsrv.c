@@ -19,6 +19,7 @@
  *	echo              echoes bytes back
  *	banner:TEXT       sends TEXT (escapes decoded) on accept, then reads
  *	slow:MS           200 "ok\n" after MS milliseconds
+ *	trickle:BODY      200 with BODY sent one byte every TESTSRV_TRICKLE_MS
  *
  * HTTP modes read the request head up to the blank line (at most
  * TESTSRV_HEAD_MAX bytes, else 431), answer with Content-Length and
@@ -35,6 +36,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -60,6 +62,7 @@
 #define TESTSRV_ECHO_MAX 65536      /* bytes of echo backlog before pausing reads */
 #define TESTSRV_BACKLOG 1024        /* listen queue: many probes connect at once */
 #define TESTSRV_ACCEPT_RETRY_MS 100 /* pause of a listener out of descriptors */
+#define TESTSRV_TRICKLE_MS 2        /* between two body bytes in trickle mode */
 
 enum mode {
 	MODE_HTTP,
@@ -71,6 +74,7 @@ enum mode {
 	MODE_ECHO,
 	MODE_BANNER,
 	MODE_SLOW,
+	MODE_TRICKLE,
 };
 
 struct srv;
@@ -94,6 +98,7 @@ struct listener {
 enum conn_state {
 	CONN_HEAD,      /* reading the request head */
 	CONN_WAIT,      /* head read; slow mode waits for its timer */
+	CONN_TRICKLE,   /* head read; body goes out byte by byte */
 	CONN_FLUSH,     /* reply queued; close once written */
 	CONN_STREAM,    /* endless body */
 	CONN_RAW,       /* hang, echo, banner: no HTTP */
@@ -103,7 +108,8 @@ struct conn {
 	TAILQ_ENTRY(conn) entry;
 	struct listener *l;
 	struct bufferevent *bev;
-	struct event *timer;       /* slow mode */
+	struct event *timer;       /* slow and trickle modes */
+	size_t trickle_pos;        /* body bytes sent so far */
 	enum conn_state state;
 	size_t head_len;           /* bytes of the head consumed so far */
 	bool have_reqline;
@@ -143,7 +149,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: testsrv [-v] [-r READYFILE] ADDR:PORT=MODE [ADDR:PORT=MODE...]\n"
 	    "modes: http http:CODE http:CODE:BODY http-host http-method:M hang endless\n"
-	    "       close echo banner:TEXT slow:MS\n");
+	    "       close echo banner:TEXT slow:MS trickle:BODY\n");
 	exit(2);
 }
 
@@ -248,6 +254,9 @@ parse_mode(struct listener *l, const char *m)
 	} else if (strncmp(m, "banner:", 7) == 0) {
 		l->mode = MODE_BANNER;
 		l->data = unescape(m + 7, &l->data_len);
+	} else if (strncmp(m, "trickle:", 8) == 0) {
+		l->mode = MODE_TRICKLE;
+		l->data = unescape(m + 8, &l->data_len);
 	} else if (strncmp(m, "slow:", 5) == 0) {
 		if (!parse_long(m + 5, 0, 24L * 3600 * 1000, &v))
 			return false;
@@ -307,6 +316,7 @@ status_text(int code)
 	case 200: return "OK";
 	case 204: return "No Content";
 	case 301: return "Moved Permanently";
+	case 400: return "Bad Request";
 	case 302: return "Found";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -350,6 +360,23 @@ conn_slow_cb(evutil_socket_t fd, short what, void *arg)
 	conn_reply(c, 200, "ok\n", 3);
 }
 
+/* One more byte, so the reader sees the body in many small pieces. */
+static void
+conn_trickle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct timeval tv = { 0, TESTSRV_TRICKLE_MS * 1000 };
+
+	if (c->trickle_pos >= c->l->data_len) {
+		c->state = CONN_FLUSH;
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	bufferevent_write(c->bev, c->l->data + c->trickle_pos++, 1);
+	evtimer_add(c->timer, &tv);
+}
+
 /* The request head is complete: answer as the mode says. */
 static void
 conn_answer(struct conn *c)
@@ -389,6 +416,22 @@ conn_answer(struct conn *c)
 		tv.tv_sec = l->slow_ms / 1000;
 		tv.tv_usec = (l->slow_ms % 1000) * 1000;
 		evtimer_add(c->timer, &tv);
+		break;
+	case MODE_TRICKLE:
+		evbuffer_add_printf(bufferevent_get_output(c->bev),
+		    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+		    "Connection: close\r\n\r\n", l->data_len);
+		if (c->head_req) {
+			c->state = CONN_FLUSH;
+			break;
+		}
+		c->state = CONN_TRICKLE;
+		c->timer = evtimer_new(l->srv->base, conn_trickle_cb, c);
+		if (c->timer == NULL) {
+			conn_free(c);
+			return;
+		}
+		conn_trickle_cb(-1, 0, c);
 		break;
 	case MODE_ENDLESS:
 		evbuffer_add_printf(bufferevent_get_output(c->bev),
@@ -441,6 +484,19 @@ conn_read_head(struct conn *c)
 	char *line;
 
 	while (c->state == CONN_HEAD) {
+		/*
+		 * Not HTTP at all (a TLS ClientHello starts with 0x16): answer
+		 * 400 at once, as a real server does, rather than wait for a
+		 * line end that may never come.
+		 */
+		if (!c->have_reqline && evbuffer_get_length(in) > 0) {
+			unsigned char first = *evbuffer_pullup(in, 1);
+
+			if (!isupper(first) && first != '\r' && first != '\n') {
+				conn_reply(c, 400, "bad request\n", 12);
+				return;
+			}
+		}
 		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
 		if (line == NULL) {
 			if (c->head_len + evbuffer_get_length(in) > TESTSRV_HEAD_MAX)
@@ -453,11 +509,15 @@ conn_read_head(struct conn *c)
 			conn_reply(c, 431, "request head too large\n", 23);
 			return;
 		}
-		if (n == 0 && c->have_reqline)
+		if (n == 0 && c->have_reqline) {
+			free(line);
+			/* Returns at once: conn_answer may have freed C. */
 			conn_answer(c);
-		else if (n > 0)
-			conn_head_line(c, line);
+			return;
+		}
 		/* A blank line before the request line is tolerated, as RFC 9112 says. */
+		if (n > 0)
+			conn_head_line(c, line);
 		free(line);
 	}
 }
@@ -518,7 +578,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		 * there the peer closing means it is done.
 		 */
 		if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
-		    (c->state == CONN_WAIT || c->state == CONN_FLUSH)) {
+		    (c->state == CONN_WAIT || c->state == CONN_TRICKLE || c->state == CONN_FLUSH)) {
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
@@ -551,6 +611,7 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	struct listener *l = arg;
 	struct srv *srv = l->srv;
 	struct conn *c;
+	int one = 1;
 
 	if (l->mode == MODE_CLOSE) {
 		evutil_closesocket(fd);
@@ -570,6 +631,8 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	}
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->n_conns++;
+	/* Small writes (trickle, banner) must leave at once, not wait for Nagle. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	switch (l->mode) {
 	case MODE_HANG:
