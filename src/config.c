@@ -1,1 +1,1431 @@
+/*
+ * Configuration parser.
+ *
+ * inih does the splitting into sections, keys and values, but Debian's
+ * build of it gives the handler no line numbers, stops counting errors at
+ * the first one, truncates section names at 50 bytes and treats indented
+ * lines as continuations.  So inih reads through config_read_line(), which
+ * reads whole lines itself, counts them, checks their syntax and hands inih
+ * only lines it will understand the same way: leading white space removed,
+ * section headers replaced by "[N]", N indexing our own table of sections,
+ * and every broken line replaced by an empty one after reporting it.  inih
+ * calls the handler for a line before it asks for the next one, so the
+ * reader's line counter is the line of the key being handled.
+ *
+ * Errors are collected, sorted by line and printed at the end as
+ * "file:line: key: message", so one run shows every error in file order.
+ */
 #include "autoconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "util.h"
+
+#define CONFIG_RISE_FALL_MAX 1000   /* consecutive results, a sane bound */
+#define CONFIG_PRIORITY_MAX 1000
+#define CONFIG_DEFAULT_PRIORITY 100 /* 0 would mean "never promote" */
+#define CONFIG_DURATION_MAX_MS (7ULL * 24 * 3600 * 1000) /* one week */
+#define CONFIG_SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+enum config_section_kind {
+	SECTION_SPOFD,
+	SECTION_SERVICE,
+	SECTION_MEMBER,
+	SECTION_IGNORED,  /* broken or repeated header: its keys are skipped */
+};
+
+/* How a key's value is read. */
+enum config_value {
+	VAL_DURATION,     /* uint64_t milliseconds, more than 0 */
+	VAL_DURATION0,    /* uint64_t milliseconds, 0 allowed */
+	VAL_COUNT,        /* unsigned in [lo, hi] */
+	VAL_INT,          /* int in [lo, hi] */
+	VAL_STRING,       /* char *, not empty */
+	VAL_TOKEN,        /* char *, no white space or control characters */
+	VAL_NAME,         /* char *, a node name */
+	VAL_SOCKET,       /* char *, fits in sun_path */
+	VAL_FILE,         /* char *, a readable file */
+	VAL_HTTP_PATH,    /* char *, starts with '/' */
+	VAL_ESCAPED,      /* char * and size_t length, C escapes decoded */
+	VAL_BOOL,
+	VAL_CHECK,
+	VAL_LOG_LEVEL,
+	VAL_STATUS,
+	VAL_ARGV,
+	VAL_ADDRESS,
+};
+
+#define FOR_TCP   (1u << CHECK_TCP)
+#define FOR_HTTP  ((1u << CHECK_HTTP) | (1u << CHECK_HTTPS))
+#define FOR_HTTPS (1u << CHECK_HTTPS)
+#define FOR_EXEC  (1u << CHECK_EXEC)
+
+struct config_key {
+	const char *name;
+	enum config_section_kind section;
+	enum config_value type;
+	size_t offset;     /* of the field in struct config, service_conf or member_conf */
+	size_t len_offset; /* of the length field, VAL_ESCAPED only */
+	long lo, hi;       /* range of VAL_COUNT and VAL_INT */
+	unsigned applies;  /* bit per check type it makes sense for; 0: all */
+};
+
+#define SPOFD_KEY(n, t) { #n, SECTION_SPOFD, t, offsetof(struct config, n), 0, 0, 0, 0 }
+#define CHECK_KEY(n, f, t, ap) \
+	{ n, SECTION_SERVICE, t, offsetof(struct service_conf, check.f), 0, 0, 0, ap }
+#define COUNT_KEY(n, f) { n, SECTION_SERVICE, VAL_COUNT, offsetof(struct service_conf, check.f), \
+	0, 1, CONFIG_RISE_FALL_MAX, 0 }
+#define BYTES_KEY(n, f) { n, SECTION_SERVICE, VAL_ESCAPED, offsetof(struct service_conf, check.f), \
+	offsetof(struct service_conf, check.f##_len), 0, 0, FOR_TCP }
+#define MEMBER_KEY(n, t, hi) { #n, SECTION_MEMBER, t, offsetof(struct member_conf, n), 0, 0, hi, 0 }
+
+static const struct config_key config_keys[] = {
+	SPOFD_KEY(node, VAL_NAME),
+	SPOFD_KEY(control_socket, VAL_SOCKET),
+	SPOFD_KEY(control_group, VAL_TOKEN),
+	SPOFD_KEY(admin_group, VAL_TOKEN),
+	SPOFD_KEY(state_dir, VAL_STRING),
+	SPOFD_KEY(log_level, VAL_LOG_LEVEL),
+	CHECK_KEY("check", type, VAL_CHECK, 0),
+	CHECK_KEY("interval", interval_ms, VAL_DURATION, 0),
+	CHECK_KEY("fastinter", fastinter_ms, VAL_DURATION, 0),
+	CHECK_KEY("downinter", downinter_ms, VAL_DURATION, 0),
+	CHECK_KEY("timeout", timeout_ms, VAL_DURATION, 0),
+	COUNT_KEY("rise", rise),
+	COUNT_KEY("fall", fall),
+	BYTES_KEY("tcp_send", tcp_send),
+	BYTES_KEY("tcp_expect", tcp_expect),
+	CHECK_KEY("http_method", http_method, VAL_TOKEN, FOR_HTTP),
+	CHECK_KEY("http_path", http_path, VAL_HTTP_PATH, FOR_HTTP),
+	CHECK_KEY("http_host", http_host, VAL_TOKEN, FOR_HTTP),
+	CHECK_KEY("http_expect_status", http_expect_status, VAL_STATUS, FOR_HTTP),
+	CHECK_KEY("http_expect_body", http_expect_body, VAL_STRING, FOR_HTTP),
+	CHECK_KEY("tls_verify", tls_verify, VAL_BOOL, FOR_HTTPS),
+	CHECK_KEY("tls_ca_file", tls_ca_file, VAL_FILE, FOR_HTTPS),
+	CHECK_KEY("exec_command", exec_argv, VAL_ARGV, FOR_EXEC),
+	CHECK_KEY("exec_kill_grace", exec_kill_grace_ms, VAL_DURATION0, FOR_EXEC),
+	MEMBER_KEY(address, VAL_ADDRESS, 0),
+	MEMBER_KEY(node, VAL_NAME, 0),
+	MEMBER_KEY(priority, VAL_INT, CONFIG_PRIORITY_MAX),
+};
+#define CONFIG_N_KEYS ARRAY_LEN(config_keys)
+
+/* One [section] of the file as met while parsing. */
+struct config_section {
+	enum config_section_kind kind;
+	unsigned line;          /* of the header */
+	size_t index;           /* into cfg->services or parser->members */
+	unsigned key_line[CONFIG_N_KEYS]; /* where each key was given; 0: not given */
+	bool key_ok[CONFIG_N_KEYS];       /* and was parsed without error */
+};
+
+struct config_message {
+	unsigned line;          /* 0: about the whole file */
+	size_t seq;             /* order of reporting, to keep the sort stable */
+	char *text;
+};
+
+struct config_parser {
+	struct config *cfg;
+	const char *path;       /* as named in messages */
+	/* input: a stream or a string */
+	FILE *fp;
+	const char *text;
+	char *buf;              /* the current line, from getline */
+	size_t bufsize;
+	unsigned lineno;
+	int read_errno;         /* why reading the stream stopped early; 0: it did not */
+	/* sections met so far; the last one is current */
+	struct config_section *sections;
+	size_t n_sections;
+	/* members in file order, attached to their service at the end */
+	struct member_conf *members;
+	size_t n_members;
+	struct config_message *messages;
+	size_t n_messages;
+};
+
+static void config_error(struct config_parser *, unsigned, const char *, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+config_error(struct config_parser *p, unsigned line, const char *key, const char *fmt, ...)
+{
+	struct config_message *m;
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		fatal("out of memory (vasprintf)");
+	va_end(ap);
+	p->messages = xrealloc(p->messages, (p->n_messages + 1) * sizeof(*p->messages));
+	m = &p->messages[p->n_messages];
+	m->line = line;
+	m->seq = p->n_messages++;
+	if (line == 0)
+		m->text = xasprintf("%s: %s", p->path, msg);
+	else
+		m->text = xasprintf("%s:%u: %s: %s", p->path, line, key, msg);
+	free(msg);
+}
+
+static int
+config_message_cmp(const void *a, const void *b)
+{
+	const struct config_message *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+const char *
+check_type_str(enum check_type t)
+{
+	switch (t) {
+	case CHECK_TCP:
+		return "tcp";
+	case CHECK_HTTP:
+		return "http";
+	case CHECK_HTTPS:
+		return "https";
+	case CHECK_EXEC:
+		return "exec";
+	}
+	return "unknown";
+}
+
+static bool
+config_check_type_parse(const char *s, enum check_type *t)
+{
+	static const enum check_type all[] = { CHECK_TCP, CHECK_HTTP, CHECK_HTTPS, CHECK_EXEC };
+
+	for (size_t i = 0; i < ARRAY_LEN(all); i++) {
+		if (strcmp(s, check_type_str(all[i])) == 0) {
+			*t = all[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- value parsers ---- */
+
+const char *
+config_parse_duration(const char *s, uint64_t *ms)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 }, { "h", 3600 * 1000 } };
+	uint64_t n = 0;
+	const char *q = s;
+
+	if (!isdigit((unsigned char)*q))
+		return "bad duration (use a number with ms, s, m or h)";
+	for (; isdigit((unsigned char)*q); q++) {
+		n = n * 10 + (uint64_t)(*q - '0');
+		if (n > CONFIG_DURATION_MAX_MS)
+			return "duration too long (at most a week)";
+	}
+	if (*q == '\0')
+		return "missing unit (use ms, s, m or h)";
+	for (size_t i = 0; i < ARRAY_LEN(units); i++) {
+		if (strcmp(q, units[i].unit) != 0)
+			continue;
+		if (n > CONFIG_DURATION_MAX_MS / units[i].ms)
+			return "duration too long (at most a week)";
+		*ms = n * units[i].ms;
+		return NULL;
+	}
+	return "bad duration (use a number with ms, s, m or h)";
+}
+
+/* The shortest way to write MS back, for messages. */
+static const char *
+config_duration_str(uint64_t ms, char *buf, size_t len)
+{
+	if (ms != 0 && ms % (3600 * 1000) == 0)
+		snprintf(buf, len, "%lluh", (unsigned long long)(ms / (3600 * 1000)));
+	else if (ms != 0 && ms % (60 * 1000) == 0)
+		snprintf(buf, len, "%llum", (unsigned long long)(ms / (60 * 1000)));
+	else if (ms != 0 && ms % 1000 == 0)
+		snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
+	return buf;
+}
+
+static const char config_not_a_number[] = "not a number";
+
+/* Decimal digits only: no sign, no white space, no hex. */
+static const char *
+config_parse_long(const char *s, long lo, long hi, long *out)
+{
+	long n = 0;
+
+	if (*s == '\0' || s[strspn(s, "0123456789")] != '\0')
+		return config_not_a_number;
+	for (const char *q = s; *q != '\0' && n <= hi; q++)
+		n = n * 10 + (*q - '0');
+	if (n < lo || n > hi)
+		return "out of range";
+	*out = n;
+	return NULL;
+}
+
+static const char *
+config_parse_status(const char **sp, int *code)
+{
+	const char *s = *sp;
+	int n = 0, digits = 0;
+
+	while (isdigit((unsigned char)*s)) {
+		if (++digits > 3)
+			return "a status code has three digits";
+		n = n * 10 + (*s++ - '0');
+	}
+	if (digits == 0)
+		return "expected a status code";
+	if (n < 100 || n > 599)
+		return "status codes go from 100 to 599";
+	*code = n;
+	*sp = s;
+	return NULL;
+}
+
+const char *
+config_parse_status_list(const char *s, struct status_range *out, size_t max, size_t *n)
+{
+	const char *msg;
+	size_t count = 0;
+	int lo, hi;
+
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if ((msg = config_parse_status(&s, &lo)) != NULL)
+			return msg;
+		hi = lo;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '-') {
+			s++;
+			while (*s == ' ' || *s == '\t')
+				s++;
+			if ((msg = config_parse_status(&s, &hi)) != NULL)
+				return msg;
+			if (hi < lo)
+				return "a range must go upwards (like 200-299)";
+			while (*s == ' ' || *s == '\t')
+				s++;
+		}
+		if (count == max)
+			return "too many ranges";
+		out[count].lo = lo;
+		out[count].hi = hi;
+		count++;
+		if (*s == '\0')
+			break;
+		if (*s != ',')
+			return "expected codes or ranges separated by commas (like 200-299, 418)";
+		s++;
+	}
+	*n = count;
+	return NULL;
+}
+
+static bool
+config_host_char(char c, bool bracketed)
+{
+	if (isalnum((unsigned char)c) || c == '.' || c == '-' || c == '_')
+		return true;
+	return bracketed && (c == ':' || c == '%');
+}
+
+const char *
+config_parse_address(const char *s, char **host, char **port)
+{
+	const char *h, *colon;
+	size_t hlen;
+	long pnum;
+	bool bracketed = false;
+
+	if (*s == '\0')
+		return "empty address";
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL)
+			return "missing ']' after an IPv6 address";
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		if (hlen == 0)
+			return "empty host between '[' and ']'";
+		if (close[1] == '\0')
+			return "missing port (use [v6]:port)";
+		if (close[1] != ':')
+			return "expected ':' and a port after ']'";
+		colon = close + 1;
+		bracketed = true;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return "missing port (use host:port)";
+		if (strchr(s, ']') != NULL)
+			return "']' without '['";
+		if (memchr(s, ':', (size_t)(colon - s)) != NULL)
+			return "an IPv6 address must be in brackets (use [v6]:port)";
+		h = s;
+		hlen = (size_t)(colon - s);
+		if (hlen == 0)
+			return "missing host (use host:port)";
+	}
+	for (size_t i = 0; i < hlen; i++) {
+		if (!config_host_char(h[i], bracketed))
+			return "bad character in host";
+	}
+	if (colon[1] == '\0')
+		return "missing port";
+	if (config_parse_long(colon + 1, 1, 65535, &pnum) == config_not_a_number)
+		return "port is not a number";
+	if (config_parse_long(colon + 1, 1, 65535, &pnum) != NULL)
+		return "port out of range (1-65535)";
+	*host = xstrndup(h, hlen);
+	*port = xasprintf("%ld", pnum);
+	return NULL;
+}
+
+static bool
+config_name_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= CONFIG_NAME_MAX)
+		return false;
+	for (; *s != '\0'; s++) {
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' && *s != '-')
+			return false;
+	}
+	return true;
+}
+
+#define CONFIG_NAME_RULE "use 1 to 63 of A-Z a-z 0-9 _ . -"
+
+static bool
+config_bool_parse(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int
+config_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decode \r \n \t \\ \xHH.  Returns NULL on success, else a pointer to the
+ * bad escape in S.  inih strips the ends of a value and cuts it at " ;",
+ * so leading or trailing blanks and such semicolons need \x20 and \x3b.
+ */
+static const char *
+config_unescape(const char *s, char **out, size_t *outlen)
+{
+	char *buf = xmalloc(strlen(s) + 1);
+	size_t n = 0;
+
+	for (const char *q = s; *q != '\0'; q++) {
+		if (*q != '\\') {
+			buf[n++] = *q;
+			continue;
+		}
+		switch (q[1]) {
+		case 'r':
+			buf[n++] = '\r';
+			break;
+		case 'n':
+			buf[n++] = '\n';
+			break;
+		case 't':
+			buf[n++] = '\t';
+			break;
+		case '\\':
+			buf[n++] = '\\';
+			break;
+		case 'x':
+			if (q[2] == '\0' || config_hex(q[2]) < 0 || config_hex(q[3]) < 0) {
+				free(buf);
+				return q;
+			}
+			buf[n++] = (char)(config_hex(q[2]) * 16 + config_hex(q[3]));
+			q += 2;
+			break;
+		default:
+			free(buf);
+			return q;
+		}
+		q++;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = n;
+	return NULL;
+}
+
+static bool
+config_has_blank_or_control(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
+			return true;
+	}
+	return false;
+}
+
+/* ---- sections ---- */
+
+static struct config_section *
+config_current(struct config_parser *p)
+{
+	return p->n_sections == 0 ? NULL : &p->sections[p->n_sections - 1];
+}
+
+static struct config_section *
+config_section_add(struct config_parser *p, enum config_section_kind kind)
+{
+	struct config_section *sec;
+
+	p->sections = xrealloc(p->sections, (p->n_sections + 1) * sizeof(*p->sections));
+	sec = &p->sections[p->n_sections++];
+	memset(sec, 0, sizeof(*sec));
+	sec->kind = kind;
+	sec->line = p->lineno;
+	return sec;
+}
+
+static const struct config_section *
+config_section_find(const struct config_parser *p, enum config_section_kind kind,
+    const char *service, const char *member)
+{
+	for (size_t i = 0; i < p->n_sections; i++) {
+		const struct config_section *sec = &p->sections[i];
+
+		if (sec->kind != kind)
+			continue;
+		if (kind == SECTION_SPOFD)
+			return sec;
+		if (kind == SECTION_SERVICE && strcmp(p->cfg->services[sec->index].name, service) == 0)
+			return sec;
+		if (kind == SECTION_MEMBER && strcmp(p->members[sec->index].service, service) == 0 &&
+		    strcmp(p->members[sec->index].name, member) == 0)
+			return sec;
+	}
+	return NULL;
+}
+
+/* The key NAME of a KIND of section; CONFIG_N_KEYS when there is none. */
+static size_t
+config_key_index(enum config_section_kind kind, const char *name)
+{
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
+		if (config_keys[i].section == kind && strcmp(config_keys[i].name, name) == 0)
+			return i;
+	}
+	return CONFIG_N_KEYS;
+}
+
+/* The index of a key this file names by itself: a typo there is a bug. */
+static size_t
+config_known_key(const struct config_section *sec, const char *name)
+{
+	size_t k = config_key_index(sec->kind, name);
+
+	if (k == CONFIG_N_KEYS)
+		fatal("config: no key \"%s\" in this kind of section", name);
+	return k;
+}
+
+/* Where a key was given in SEC, or the section header when it was not. */
+static unsigned
+config_key_line(const struct config_section *sec, const char *name)
+{
+	size_t k = config_known_key(sec, name);
+
+	return sec->key_line[k] != 0 ? sec->key_line[k] : sec->line;
+}
+
+static bool
+config_key_given(const struct config_section *sec, const char *name)
+{
+	return sec->key_line[config_known_key(sec, name)] != 0;
+}
+
+static bool
+config_key_valid(const struct config_section *sec, const char *name)
+{
+	size_t k = config_known_key(sec, name);
+
+	return sec->key_line[k] != 0 && sec->key_ok[k];
+}
+
+/* Defaults that later keys of the section may override. */
+static void
+config_service_init(struct service_conf *svc, const char *name, unsigned line)
+{
+	memset(svc, 0, sizeof(*svc));
+	svc->name = xstrdup(name);
+	svc->line = line;
+	svc->check.type = CHECK_TCP;
+	svc->check.interval_ms = DEFAULT_INTERVAL_MS;
+	svc->check.timeout_ms = DEFAULT_TIMEOUT_MS;
+	svc->check.rise = DEFAULT_RISE;
+	svc->check.fall = DEFAULT_FALL;
+	svc->check.tls_verify = true;
+	svc->check.exec_kill_grace_ms = DEFAULT_EXEC_KILL_GRACE_MS;
+}
+
+/* Checks that need the whole [service] section: done when it ends. */
+static void
+config_service_finish(struct config_parser *p, const struct config_section *sec)
+{
+	struct service_conf *svc = &p->cfg->services[sec->index];
+	struct check_conf *c = &svc->check;
+	char b1[32], b2[32];
+
+	if (!config_key_given(sec, "timeout")) {
+		/* A short interval drags the default budget along with it. */
+		if (c->interval_ms < c->timeout_ms)
+			c->timeout_ms = c->interval_ms;
+	} else if (config_key_valid(sec, "timeout") && c->timeout_ms > c->interval_ms &&
+	    (!config_key_given(sec, "interval") || config_key_valid(sec, "interval"))) {
+		config_error(p, config_key_line(sec, "timeout"), "timeout",
+		    "%s is longer than interval %s (a probe must end before the next one)",
+		    config_duration_str(c->timeout_ms, b1, sizeof(b1)),
+		    config_duration_str(c->interval_ms, b2, sizeof(b2)));
+	}
+	if (!config_key_given(sec, "fastinter"))
+		c->fastinter_ms = c->interval_ms;
+	if (!config_key_given(sec, "downinter"))
+		c->downinter_ms = c->interval_ms;
+	if (c->http_method == NULL)
+		c->http_method = xstrdup("GET");
+	if (c->http_path == NULL)
+		c->http_path = xstrdup("/");
+	if (c->n_http_expect_status == 0) {
+		c->http_expect_status[0].lo = 200;
+		c->http_expect_status[0].hi = 399;
+		c->n_http_expect_status = 1;
+	}
+
+	/* With an unknown check type, "does not apply" would only add noise. */
+	if (config_key_given(sec, "check") && !config_key_valid(sec, "check"))
+		return;
+	for (size_t k = 0; k < CONFIG_N_KEYS; k++) {
+		if (sec->key_line[k] == 0 || config_keys[k].applies == 0)
+			continue;
+		if ((config_keys[k].applies & (1u << c->type)) == 0)
+			config_error(p, sec->key_line[k], config_keys[k].name,
+			    "does not apply to check %s", check_type_str(c->type));
+	}
+	if (c->type == CHECK_EXEC && !config_key_given(sec, "exec_command"))
+		config_error(p, sec->line, "exec_command",
+		    "missing in [service %s] (required for check exec)", svc->name);
+}
+
+static void
+config_section_finish(struct config_parser *p)
+{
+	struct config_section *sec = config_current(p);
+
+	if (sec != NULL && sec->kind == SECTION_SERVICE)
+		config_service_finish(p, sec);
+}
+
+static void
+config_header_spofd(struct config_parser *p, const char *arg)
+{
+	const struct config_section *prev;
+
+	if (*arg != '\0') {
+		config_error(p, p->lineno, "spofd", "[spofd] takes no name");
+		config_section_add(p, SECTION_IGNORED);
+	} else if ((prev = config_section_find(p, SECTION_SPOFD, NULL, NULL)) != NULL) {
+		config_error(p, p->lineno, "spofd", "section [spofd] given twice (first at line %u)",
+		    prev->line);
+		config_section_add(p, SECTION_IGNORED);
+	} else {
+		config_section_add(p, SECTION_SPOFD);
+	}
+}
+
+static void
+config_header_service(struct config_parser *p, const char *name)
+{
+	struct config *cfg = p->cfg;
+	const struct config_section *prev;
+	struct config_section *sec;
+
+	if (*name == '\0') {
+		config_error(p, p->lineno, "service", "missing name (expected [service NAME])");
+		config_section_add(p, SECTION_IGNORED);
+	} else if (!config_name_valid(name)) {
+		config_error(p, p->lineno, "service", "bad service name \"%s\" (" CONFIG_NAME_RULE ")",
+		    name);
+		config_section_add(p, SECTION_IGNORED);
+	} else if ((prev = config_section_find(p, SECTION_SERVICE, name, NULL)) != NULL) {
+		config_error(p, p->lineno, "service", "service \"%s\" given twice (first at line %u)",
+		    name, prev->line);
+		config_section_add(p, SECTION_IGNORED);
+	} else {
+		sec = config_section_add(p, SECTION_SERVICE);
+		cfg->services = xrealloc(cfg->services, (cfg->n_services + 1) * sizeof(*cfg->services));
+		sec->index = cfg->n_services++;
+		config_service_init(&cfg->services[sec->index], name, p->lineno);
+	}
+}
+
+/* ARG is "SERVICE/NAME"; it is cut at the slash. */
+static void
+config_header_member(struct config_parser *p, char *arg)
+{
+	char *slash = strchr(arg, '/'), *name;
+	const struct config_section *prev;
+	struct config_section *sec;
+	struct member_conf *m;
+
+	if (slash == NULL || slash == arg || slash[1] == '\0') {
+		config_error(p, p->lineno, "member", "expected [member SERVICE/NAME]");
+		config_section_add(p, SECTION_IGNORED);
+		return;
+	}
+	*slash = '\0';
+	name = slash + 1;
+	if (!config_name_valid(arg)) {
+		config_error(p, p->lineno, "member", "bad service name \"%s\" (" CONFIG_NAME_RULE ")", arg);
+		config_section_add(p, SECTION_IGNORED);
+	} else if (!config_name_valid(name)) {
+		config_error(p, p->lineno, "member", "bad member name \"%s\" (" CONFIG_NAME_RULE ")", name);
+		config_section_add(p, SECTION_IGNORED);
+	} else if ((prev = config_section_find(p, SECTION_MEMBER, arg, name)) != NULL) {
+		config_error(p, p->lineno, "member", "duplicate member \"%s/%s\" (first at line %u)",
+		    arg, name, prev->line);
+		config_section_add(p, SECTION_IGNORED);
+	} else {
+		sec = config_section_add(p, SECTION_MEMBER);
+		p->members = xrealloc(p->members, (p->n_members + 1) * sizeof(*p->members));
+		sec->index = p->n_members++;
+		m = &p->members[sec->index];
+		memset(m, 0, sizeof(*m));
+		m->service = xstrdup(arg);
+		m->name = xstrdup(name);
+		m->line = p->lineno;
+		m->priority = CONFIG_DEFAULT_PRIORITY;
+	}
+}
+
+/*
+ * A "[...]" line, white space already stripped from its start.  Starts a
+ * new section (an ignored one when the header is wrong, so that its keys
+ * add no errors of their own) and reports any problem at this line.
+ */
+static void
+config_header(struct config_parser *p, const char *line)
+{
+	const char *close = strchr(line, ']');
+	const char *rest;
+	char *inner, *kind, *arg;
+
+	config_section_finish(p);
+	if (close == NULL) {
+		config_error(p, p->lineno, "syntax", "missing ']' at the end of the section header");
+		config_section_add(p, SECTION_IGNORED);
+		return;
+	}
+	rest = close + 1 + strspn(close + 1, " \t");
+	if (*rest != '\0' && *rest != ';' && *rest != '#') {
+		config_error(p, p->lineno, "syntax", "unexpected text after ']'");
+		config_section_add(p, SECTION_IGNORED);
+		return;
+	}
+
+	inner = xstrndup(line + 1, (size_t)(close - line - 1));
+	kind = str_trim(inner);
+	arg = kind + strcspn(kind, " \t");
+	if (*arg != '\0')
+		*arg++ = '\0';
+	arg = str_trim(arg);
+
+	if (strcmp(kind, "spofd") == 0)
+		config_header_spofd(p, arg);
+	else if (strcmp(kind, "service") == 0)
+		config_header_service(p, arg);
+	else if (strcmp(kind, "member") == 0)
+		config_header_member(p, arg);
+	else if (*kind == '\0') {
+		config_error(p, p->lineno, "syntax", "empty section header");
+		config_section_add(p, SECTION_IGNORED);
+	} else {
+		config_error(p, p->lineno, kind,
+		    "unknown section (use [spofd], [service NAME] or [member SERVICE/NAME])");
+		config_section_add(p, SECTION_IGNORED);
+	}
+	free(inner);
+}
+
+/* ---- keys ---- */
+
+static void *
+config_key_target(struct config_parser *p, const struct config_section *sec)
+{
+	switch (sec->kind) {
+	case SECTION_SPOFD:
+		return p->cfg;
+	case SECTION_SERVICE:
+		return &p->cfg->services[sec->index];
+	case SECTION_MEMBER:
+		return &p->members[sec->index];
+	case SECTION_IGNORED:
+		break;
+	}
+	return NULL;
+}
+
+static const char *
+config_section_label(const struct config_section *sec)
+{
+	switch (sec->kind) {
+	case SECTION_SPOFD:
+		return "[spofd]";
+	case SECTION_SERVICE:
+		return "[service]";
+	case SECTION_MEMBER:
+		return "[member]";
+	case SECTION_IGNORED:
+		break;
+	}
+	return "this section";
+}
+
+/* A relative file name is taken from the configuration file's directory. */
+static char *
+config_resolve_path(const struct config_parser *p, const char *name)
+{
+	const char *slash = strrchr(p->path, '/');
+
+	if (name[0] == '/' || slash == NULL)
+		return xstrdup(name);
+	return xasprintf("%.*s/%s", (int)(slash - p->path), p->path, name);
+}
+
+/* Parse VALUE of key K into BASE; false (after reporting) when it is wrong. */
+static bool
+config_key_set(struct config_parser *p, const struct config_key *k, void *base, const char *value)
+{
+	char *field = (char *)base + k->offset;
+	char **str = (char **)(void *)field;
+	const char *msg;
+	unsigned line = p->lineno;
+	const char *key = k->name;
+
+	if (*value == '\0') {
+		config_error(p, line, key, "empty value");
+		return false;
+	}
+	switch (k->type) {
+	case VAL_DURATION:
+	case VAL_DURATION0: {
+		uint64_t ms;
+
+		if ((msg = config_parse_duration(value, &ms)) != NULL) {
+			/* "bad duration (use ...)" reads best as 'bad duration "5x" (use ...)' */
+			int head = (int)strcspn(msg, "(");
+
+			config_error(p, line, key, "%.*s\"%s\" %s", head, msg, value, msg + head);
+			return false;
+		}
+		if (ms == 0 && k->type == VAL_DURATION) {
+			config_error(p, line, key, "must be longer than 0");
+			return false;
+		}
+		*(uint64_t *)(void *)field = ms;
+		return true;
+	}
+	case VAL_COUNT:
+	case VAL_INT: {
+		long n;
+
+		if ((msg = config_parse_long(value, k->lo, k->hi, &n)) != NULL) {
+			config_error(p, line, key, "\"%s\" is %s (use a whole number from %ld to %ld)",
+			    value, msg, k->lo, k->hi);
+			return false;
+		}
+		if (k->type == VAL_COUNT)
+			*(unsigned *)(void *)field = (unsigned)n;
+		else
+			*(int *)(void *)field = (int)n;
+		return true;
+	}
+	case VAL_STRING:
+		break;
+	case VAL_TOKEN:
+		if (config_has_blank_or_control(value)) {
+			config_error(p, line, key, "\"%s\" must not contain blanks or control characters",
+			    value);
+			return false;
+		}
+		break;
+	case VAL_NAME:
+		if (!config_name_valid(value)) {
+			config_error(p, line, key, "bad name \"%s\" (" CONFIG_NAME_RULE ")", value);
+			return false;
+		}
+		break;
+	case VAL_SOCKET:
+		if (strlen(value) > CONFIG_SOCKET_PATH_MAX) {
+			config_error(p, line, key, "path too long for a Unix socket (at most %zu bytes)",
+			    (size_t)CONFIG_SOCKET_PATH_MAX);
+			return false;
+		}
+		break;
+	case VAL_FILE: {
+		char *path = config_resolve_path(p, value);
+
+		if (access(path, R_OK) != 0) {
+			config_error(p, line, key, "cannot read \"%s\": %s", path, strerror(errno));
+			free(path);
+			return false;
+		}
+		free(*str);
+		*str = path;
+		return true;
+	}
+	case VAL_HTTP_PATH:
+		if (value[0] != '/' || config_has_blank_or_control(value)) {
+			config_error(p, line, key,
+			    "bad path \"%s\" (must start with '/' and contain no blanks)", value);
+			return false;
+		}
+		break;
+	case VAL_ESCAPED: {
+		const char *bad;
+		char *out;
+		size_t len;
+
+		if ((bad = config_unescape(value, &out, &len)) != NULL) {
+			config_error(p, line, key, "bad escape \"%.*s\" (use \\r, \\n, \\t, \\\\ or \\xHH)",
+			    bad[1] == 'x' ? (int)strnlen(bad, 4) : (int)strnlen(bad, 2), bad);
+			return false;
+		}
+		free(*str);
+		*str = out;
+		*(size_t *)(void *)((char *)base + k->len_offset) = len;
+		return true;
+	}
+	case VAL_BOOL:
+		if (!config_bool_parse(value, (bool *)(void *)field)) {
+			config_error(p, line, key, "expected yes or no, not \"%s\"", value);
+			return false;
+		}
+		return true;
+	case VAL_CHECK:
+		if (!config_check_type_parse(value, (enum check_type *)(void *)field)) {
+			config_error(p, line, key,
+			    "unknown check type \"%s\" (use tcp, http, https or exec)", value);
+			return false;
+		}
+		return true;
+	case VAL_LOG_LEVEL:
+		if (!log_level_parse(value, (enum log_level *)(void *)field)) {
+			config_error(p, line, key,
+			    "unknown level \"%s\" (use error, warn, notice, info or debug)", value);
+			return false;
+		}
+		return true;
+	case VAL_STATUS: {
+		struct service_conf *svc = base;
+		struct check_conf *c = &svc->check;
+
+		if ((msg = config_parse_status_list(value, c->http_expect_status,
+		    CONFIG_MAX_EXPECT_STATUS, &c->n_http_expect_status)) != NULL) {
+			c->n_http_expect_status = 0;
+			config_error(p, line, key, "bad status list \"%s\": %s", value, msg);
+			return false;
+		}
+		return true;
+	}
+	case VAL_ARGV: {
+		char **argv = argv_split(value, &msg);
+
+		if (argv == NULL) {
+			config_error(p, line, key, "cannot split \"%s\" into words: %s", value, msg);
+			return false;
+		}
+		argv_free(*(char ***)(void *)field);
+		*(char ***)(void *)field = argv;
+		return true;
+	}
+	case VAL_ADDRESS: {
+		struct member_conf *m = base;
+		char *host, *port;
+
+		if ((msg = config_parse_address(value, &host, &port)) != NULL) {
+			config_error(p, line, key, "bad address \"%s\": %s", value, msg);
+			return false;
+		}
+		free(m->address);
+		free(m->host);
+		free(m->port);
+		m->address = xstrdup(value);
+		m->host = host;
+		m->port = port;
+		return true;
+	}
+	}
+	/* The plain string kinds, checked above. */
+	free(*str);
+	*str = xstrdup(value);
+	return true;
+}
+
+static int
+config_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct config_parser *p = user;
+	struct config_section *sec;
+	const struct config_key *k;
+	size_t ki;
+	char *end;
+	unsigned long si;
+
+	if (*section == '\0') {
+		config_error(p, p->lineno, name, "key outside of any section");
+		return 1;
+	}
+	si = strtoul(section, &end, 10);
+	if (*end != '\0' || si >= p->n_sections)
+		fatal("config: inih passed an unknown section \"%s\"", section);
+	sec = &p->sections[si];
+	if (sec->kind == SECTION_IGNORED)
+		return 1;
+
+	if ((ki = config_key_index(sec->kind, name)) == CONFIG_N_KEYS) {
+		config_error(p, p->lineno, name, "unknown key in %s", config_section_label(sec));
+		return 1;
+	}
+	k = &config_keys[ki];
+	if (sec->key_line[ki] != 0) {
+		config_error(p, p->lineno, name, "given twice in this section (first at line %u)",
+		    sec->key_line[ki]);
+		return 1;
+	}
+	sec->key_line[ki] = p->lineno;
+	sec->key_ok[ki] = config_key_set(p, k, config_key_target(p, sec), value);
+	return 1;
+}
+
+/* ---- reading lines ---- */
+
+/* The next physical line into p->buf, without its line end; false at the end. */
+static bool
+config_next_line(struct config_parser *p, size_t *len)
+{
+	ssize_t n;
+
+	if (p->fp != NULL) {
+		n = getline(&p->buf, &p->bufsize, p->fp);
+		if (n < 0) {
+			if (ferror(p->fp))
+				p->read_errno = errno;
+			return false;
+		}
+		*len = (size_t)n;
+	} else {
+		const char *nl;
+		size_t l;
+
+		if (*p->text == '\0')
+			return false;
+		nl = strchr(p->text, '\n');
+		l = nl != NULL ? (size_t)(nl - p->text) + 1 : strlen(p->text);
+		if (p->bufsize < l + 1) {
+			p->bufsize = l + 1;
+			p->buf = xrealloc(p->buf, p->bufsize);
+		}
+		memcpy(p->buf, p->text, l);
+		p->buf[l] = '\0';
+		p->text += l;
+		*len = l;
+	}
+	if (*len > 0 && p->buf[*len - 1] == '\n')
+		p->buf[--*len] = '\0';
+	if (*len > 0 && p->buf[*len - 1] == '\r')
+		p->buf[--*len] = '\0';
+	return true;
+}
+
+/* Will inih split this line as "key = value", at the first '='? */
+static bool
+config_key_line_valid(const char *s)
+{
+	const char *eq = strchr(s, '=');
+	const char *q = s;
+
+	if (eq == NULL)
+		return false;
+	while (q < eq && (isalnum((unsigned char)*q) || *q == '_' || *q == '-' || *q == '.'))
+		q++;
+	if (q == s)
+		return false;
+	while (q < eq && (*q == ' ' || *q == '\t'))
+		q++;
+	return q == eq;
+}
+
+/* The ini_reader: see the comment at the top of the file. */
+static char *
+config_read_line(char *str, int num, void *stream)
+{
+	struct config_parser *p = stream;
+	const char *s;
+	size_t len;
+
+	if (!config_next_line(p, &len)) {
+		config_section_finish(p);
+		return NULL;
+	}
+	p->lineno++;
+	s = p->buf;
+	if (p->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0) {
+		s += 3;
+		len -= 3;
+	}
+	str[0] = '\0';
+	if (num < 2 || len > (size_t)num - 1) {
+		config_error(p, p->lineno, "syntax", "line too long (%zu characters, at most %d)", len,
+		    num - 1);
+		return str;
+	}
+	if (strlen(s) != len) {
+		config_error(p, p->lineno, "syntax", "line contains a NUL byte");
+		return str;
+	}
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return str;
+	if (*s == '[') {
+		config_header(p, s);
+		snprintf(str, (size_t)num, "[%zu]", p->n_sections - 1);
+		return str;
+	}
+	if (!config_key_line_valid(s)) {
+		char *shown = xstrdup(s);
+
+		config_error(p, p->lineno, "syntax", "expected 'key = value', got \"%s\"", str_trim(shown));
+		free(shown);
+		return str;
+	}
+	memcpy(str, s, strlen(s) + 1);
+	return str;
+}
+
+/* ---- the whole file ---- */
+
+static void
+config_member_free(struct member_conf *m)
+{
+	free(m->service);
+	free(m->name);
+	free(m->address);
+	free(m->host);
+	free(m->port);
+	free(m->node);
+}
+
+static void
+config_check_free(struct check_conf *c)
+{
+	free(c->tcp_send);
+	free(c->tcp_expect);
+	free(c->http_method);
+	free(c->http_path);
+	free(c->http_host);
+	free(c->http_expect_body);
+	free(c->tls_ca_file);
+	argv_free(c->exec_argv);
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		struct service_conf *svc = &cfg->services[i];
+
+		free(svc->name);
+		config_check_free(&svc->check);
+		for (size_t j = 0; j < svc->n_members; j++)
+			config_member_free(&svc->members[j]);
+		free(svc->members);
+	}
+	free(cfg->services);
+	free(cfg->path);
+	free(cfg->node);
+	free(cfg->control_socket);
+	free(cfg->control_group);
+	free(cfg->admin_group);
+	free(cfg->state_dir);
+	free(cfg);
+}
+
+static struct service_conf *
+config_service_lookup(struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		if (strcmp(cfg->services[i].name, name) == 0)
+			return &cfg->services[i];
+	}
+	return NULL;
+}
+
+const struct service_conf *
+config_find_service(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		if (strcmp(cfg->services[i].name, name) == 0)
+			return &cfg->services[i];
+	}
+	return NULL;
+}
+
+/* Attach every member to its service, in file order; what needs both. */
+static void
+config_resolve(struct config_parser *p)
+{
+	struct config *cfg = p->cfg;
+
+	/* Member sections are in file order, like p->members. */
+	for (size_t i = 0; i < p->n_sections; i++) {
+		const struct config_section *sec = &p->sections[i];
+		struct member_conf *m;
+		struct service_conf *svc;
+
+		if (sec->kind != SECTION_MEMBER)
+			continue;
+		m = &p->members[sec->index];
+		if ((svc = config_service_lookup(cfg, m->service)) == NULL) {
+			config_error(p, m->line, "member",
+			    "member \"%s/%s\" of unknown service \"%s\" (no [service %s] section)",
+			    m->service, m->name, m->service, m->service);
+			config_member_free(m);
+			continue;
+		}
+		/* An address given but wrong was reported at its own line. */
+		if (svc->check.type != CHECK_EXEC && !config_key_given(sec, "address"))
+			config_error(p, m->line, "address",
+			    "missing in [member %s/%s] (required for check %s)", m->service, m->name,
+			    check_type_str(svc->check.type));
+		svc->members = xrealloc(svc->members, (svc->n_members + 1) * sizeof(*svc->members));
+		svc->members[svc->n_members++] = *m;
+	}
+	free(p->members);
+	p->members = NULL;
+	p->n_members = 0;
+
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		if (cfg->services[i].n_members == 0)
+			config_error(p, cfg->services[i].line, "service",
+			    "service \"%s\" has no members (add a [member %s/NAME] section)",
+			    cfg->services[i].name, cfg->services[i].name);
+	}
+}
+
+static void
+config_defaults(struct config *cfg)
+{
+	if (cfg->node == NULL) {
+		char host[HOST_NAME_MAX + 1];
+
+		if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		cfg->node = xstrdup(host);
+	}
+	if (cfg->control_socket == NULL)
+		cfg->control_socket = xstrdup(DEFAULT_CONTROL_SOCKET);
+	if (cfg->state_dir == NULL)
+		cfg->state_dir = xstrdup(DEFAULT_STATE_DIR);
+}
+
+static struct config *
+config_parse(struct config_parser *p, FILE *err, unsigned *nerrors)
+{
+	struct config *cfg = p->cfg;
+	int rc;
+
+	cfg->path = xstrdup(p->path);
+	cfg->log_level = LOG_LVL_INFO;
+	rc = ini_parse_stream(config_read_line, p, config_handler, p);
+	if (p->read_errno != 0)
+		config_error(p, 0, NULL, "cannot read: %s", strerror(p->read_errno));
+	else if (rc == -2)
+		config_error(p, 0, NULL, "out of memory while parsing");
+	else if (rc != 0 && p->n_messages == 0)
+		config_error(p, (unsigned)rc, "syntax", "cannot parse this line");
+	config_resolve(p);
+	config_defaults(cfg);
+
+	if (p->n_messages > 1)
+		qsort(p->messages, p->n_messages, sizeof(*p->messages), config_message_cmp);
+	for (size_t i = 0; i < p->n_messages; i++) {
+		if (err != NULL)
+			fprintf(err, "%s\n", p->messages[i].text);
+		free(p->messages[i].text);
+	}
+	if (err != NULL)
+		fflush(err);
+	if (nerrors != NULL)
+		*nerrors = (unsigned)p->n_messages;
+	if (p->n_messages != 0) {
+		config_free(cfg);
+		cfg = NULL;
+	}
+	for (size_t i = 0; i < p->n_members; i++)
+		config_member_free(&p->members[i]);
+	free(p->members);
+	free(p->messages);
+	free(p->sections);
+	free(p->buf);
+	return cfg;
+}
+
+struct config *
+config_load(const char *path, FILE *err, unsigned *nerrors)
+{
+	struct config_parser p;
+	struct config *cfg;
+
+	memset(&p, 0, sizeof(p));
+	p.path = path;
+	if ((p.fp = fopen(path, "r")) == NULL) {
+		if (err != NULL)
+			fprintf(err, "%s: cannot open: %s\n", path, strerror(errno));
+		if (nerrors != NULL)
+			*nerrors = 1;
+		return NULL;
+	}
+	p.cfg = xcalloc(1, sizeof(*p.cfg));
+	cfg = config_parse(&p, err, nerrors);
+	fclose(p.fp);
+	return cfg;
+}
+
+struct config *
+config_load_string(const char *text, const char *path, FILE *err, unsigned *nerrors)
+{
+	struct config_parser p;
+
+	memset(&p, 0, sizeof(p));
+	p.path = path;
+	p.text = text;
+	p.cfg = xcalloc(1, sizeof(*p.cfg));
+	return config_parse(&p, err, nerrors);
+}
+
+/* ---- comparing ---- */
+
+static bool
+config_str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static bool
+config_bytes_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+bool
+check_conf_equal(const struct check_conf *a, const struct check_conf *b)
+{
+	size_t na = argv_len(a->exec_argv), nb = argv_len(b->exec_argv);
+
+	if (a->type != b->type || a->interval_ms != b->interval_ms ||
+	    a->fastinter_ms != b->fastinter_ms || a->downinter_ms != b->downinter_ms ||
+	    a->timeout_ms != b->timeout_ms || a->rise != b->rise || a->fall != b->fall)
+		return false;
+	if (!config_bytes_equal(a->tcp_send, a->tcp_send_len, b->tcp_send, b->tcp_send_len) ||
+	    !config_bytes_equal(a->tcp_expect, a->tcp_expect_len, b->tcp_expect, b->tcp_expect_len))
+		return false;
+	if (!config_str_equal(a->http_method, b->http_method) ||
+	    !config_str_equal(a->http_path, b->http_path) ||
+	    !config_str_equal(a->http_host, b->http_host) ||
+	    !config_str_equal(a->http_expect_body, b->http_expect_body) ||
+	    !config_str_equal(a->tls_ca_file, b->tls_ca_file) || a->tls_verify != b->tls_verify)
+		return false;
+	if (a->n_http_expect_status != b->n_http_expect_status)
+		return false;
+	for (size_t i = 0; i < a->n_http_expect_status; i++) {
+		if (a->http_expect_status[i].lo != b->http_expect_status[i].lo ||
+		    a->http_expect_status[i].hi != b->http_expect_status[i].hi)
+			return false;
+	}
+	if ((a->exec_argv == NULL) != (b->exec_argv == NULL) || na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		if (strcmp(a->exec_argv[i], b->exec_argv[i]) != 0)
+			return false;
+	}
+	return a->exec_kill_grace_ms == b->exec_kill_grace_ms;
+}
+
+/*
+ * Every field but the line: moving a section within the file (or editing
+ * lines above it) must not make a reload forget the member's health.
+ */
+bool
+member_conf_equal(const struct member_conf *a, const struct member_conf *b)
+{
+	return config_str_equal(a->service, b->service) && config_str_equal(a->name, b->name) &&
+	    config_str_equal(a->address, b->address) && config_str_equal(a->host, b->host) &&
+	    config_str_equal(a->port, b->port) && config_str_equal(a->node, b->node) &&
+	    a->priority == b->priority;
+}

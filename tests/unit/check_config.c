@@ -1,1 +1,861 @@
-int main(void){return 77;} /* placeholder */
+/*
+ * Unit tests of the configuration parser: good files with their defaults,
+ * every kind of error with its line, the value parsers, and the equality
+ * functions a reload relies on.
+ */
+#include "autoconf.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+
+#define GOOD_DIR TEST_SRCDIR "/configs/good"
+#define BAD_DIR TEST_SRCDIR "/configs/bad"
+
+/* Load TEXT as "t.conf"; return what was printed to the error stream. */
+static char *
+load_text(const char *text, struct config **cfg, unsigned *nerrors)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(err);
+	*cfg = config_load_string(text, "t.conf", err, nerrors);
+	fclose(err);
+	return buf;
+}
+
+/* TEXT must fail with exactly N errors, one of them containing WANT. */
+static void
+expect_error(const char *text, unsigned n, const char *want)
+{
+	struct config *cfg;
+	unsigned nerrors = 12345;
+	char *out = load_text(text, &cfg, &nerrors);
+
+	ck_assert_msg(cfg == NULL, "accepted: %s", text);
+	ck_assert_msg(strstr(out, want) != NULL, "wanted \"%s\" in:\n%s", want, out);
+	ck_assert_msg(nerrors == n, "%u errors, wanted %u:\n%s", nerrors, n, out);
+	free(out);
+}
+
+/* TEXT must load without a word on the error stream. */
+static struct config *
+expect_ok(const char *text)
+{
+	struct config *cfg;
+	unsigned nerrors = 12345;
+	char *out = load_text(text, &cfg, &nerrors);
+
+	ck_assert_msg(cfg != NULL, "rejected:\n%s", out);
+	ck_assert_uint_eq(nerrors, 0);
+	ck_assert_str_eq(out, "");
+	free(out);
+	return cfg;
+}
+
+static struct config *
+load_good(const char *name)
+{
+	char *path = xasprintf("%s/%s", GOOD_DIR, name);
+	unsigned nerrors = 12345;
+	struct config *cfg = config_load(path, stderr, &nerrors);
+
+	ck_assert_msg(cfg != NULL, "%s rejected", path);
+	ck_assert_uint_eq(nerrors, 0);
+	ck_assert_str_eq(cfg->path, path);
+	free(path);
+	return cfg;
+}
+
+/* ---- good files ---- */
+
+START_TEST(test_minimal_defaults)
+{
+	struct config *cfg = load_good("minimal.conf");
+	char host[HOST_NAME_MAX + 1] = "";
+	const struct service_conf *svc;
+	const struct check_conf *c;
+
+	gethostname(host, sizeof(host) - 1);
+	ck_assert_str_eq(cfg->node, host);
+	ck_assert_str_eq(cfg->control_socket, DEFAULT_CONTROL_SOCKET);
+	ck_assert_str_eq(cfg->state_dir, DEFAULT_STATE_DIR);
+	ck_assert_ptr_null(cfg->control_group);
+	ck_assert_ptr_null(cfg->admin_group);
+	ck_assert_int_eq(cfg->log_level, LOG_LVL_INFO);
+	ck_assert_uint_eq(cfg->n_services, 1);
+
+	svc = &cfg->services[0];
+	c = &svc->check;
+	ck_assert_str_eq(svc->name, "web");
+	ck_assert_uint_eq(svc->line, 2);
+	ck_assert_int_eq(c->type, CHECK_TCP);
+	ck_assert_uint_eq(c->interval_ms, DEFAULT_INTERVAL_MS);
+	ck_assert_uint_eq(c->fastinter_ms, DEFAULT_INTERVAL_MS);
+	ck_assert_uint_eq(c->downinter_ms, DEFAULT_INTERVAL_MS);
+	ck_assert_uint_eq(c->timeout_ms, DEFAULT_TIMEOUT_MS);
+	ck_assert_uint_eq(c->rise, DEFAULT_RISE);
+	ck_assert_uint_eq(c->fall, DEFAULT_FALL);
+	ck_assert_ptr_null(c->tcp_send);
+	ck_assert_uint_eq(c->tcp_send_len, 0);
+	ck_assert_ptr_null(c->tcp_expect);
+	ck_assert_str_eq(c->http_method, "GET");
+	ck_assert_str_eq(c->http_path, "/");
+	ck_assert_ptr_null(c->http_host);
+	ck_assert_uint_eq(c->n_http_expect_status, 1);
+	ck_assert_int_eq(c->http_expect_status[0].lo, 200);
+	ck_assert_int_eq(c->http_expect_status[0].hi, 399);
+	ck_assert_ptr_null(c->http_expect_body);
+	ck_assert(c->tls_verify);
+	ck_assert_ptr_null(c->tls_ca_file);
+	ck_assert_ptr_null(c->exec_argv);
+	ck_assert_uint_eq(c->exec_kill_grace_ms, DEFAULT_EXEC_KILL_GRACE_MS);
+
+	ck_assert_uint_eq(svc->n_members, 1);
+	ck_assert_str_eq(svc->members[0].service, "web");
+	ck_assert_str_eq(svc->members[0].name, "a");
+	ck_assert_str_eq(svc->members[0].address, "127.0.0.1:8080");
+	ck_assert_str_eq(svc->members[0].host, "127.0.0.1");
+	ck_assert_str_eq(svc->members[0].port, "8080");
+	ck_assert_ptr_null(svc->members[0].node);
+	ck_assert_int_eq(svc->members[0].priority, 100);
+	ck_assert_uint_eq(svc->members[0].line, 4);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_full_every_key)
+{
+	struct config *cfg = load_good("full.conf");
+	const struct service_conf *web, *redis, *script;
+	const struct check_conf *c;
+
+	ck_assert_str_eq(cfg->node, "node-1.example");
+	ck_assert_str_eq(cfg->control_socket, "/tmp/spofd-test/spofd.sock");
+	ck_assert_str_eq(cfg->control_group, "spofd");
+	ck_assert_str_eq(cfg->admin_group, "wheel");
+	ck_assert_str_eq(cfg->state_dir, "/tmp/spofd-test/state");
+	ck_assert_int_eq(cfg->log_level, LOG_LVL_DEBUG);
+	ck_assert_uint_eq(cfg->n_services, 3);
+
+	web = config_find_service(cfg, "web");
+	ck_assert_ptr_eq(web, &cfg->services[0]);
+	c = &web->check;
+	ck_assert_int_eq(c->type, CHECK_HTTPS);
+	ck_assert_uint_eq(c->interval_ms, 2000);
+	ck_assert_uint_eq(c->fastinter_ms, 500);
+	ck_assert_uint_eq(c->downinter_ms, 60000);
+	ck_assert_uint_eq(c->timeout_ms, 1500);
+	ck_assert_uint_eq(c->rise, 2);
+	ck_assert_uint_eq(c->fall, 5);
+	ck_assert_str_eq(c->http_method, "HEAD");
+	ck_assert_str_eq(c->http_path, "/health?full=1");
+	ck_assert_str_eq(c->http_host, "www.example.org");
+	ck_assert_uint_eq(c->n_http_expect_status, 3);
+	ck_assert_int_eq(c->http_expect_status[0].lo, 200);
+	ck_assert_int_eq(c->http_expect_status[0].hi, 200);
+	ck_assert_int_eq(c->http_expect_status[1].lo, 204);
+	ck_assert_int_eq(c->http_expect_status[1].hi, 206);
+	ck_assert_int_eq(c->http_expect_status[2].lo, 418);
+	ck_assert_int_eq(c->http_expect_status[2].hi, 418);
+	ck_assert_str_eq(c->http_expect_body, "all good");
+	ck_assert(!c->tls_verify);
+	/* relative to the directory of the file */
+	ck_assert_str_eq(c->tls_ca_file, GOOD_DIR "/ca.pem");
+	ck_assert_uint_eq(web->n_members, 2);
+	ck_assert_str_eq(web->members[0].name, "a");
+	ck_assert_str_eq(web->members[0].node, "node-1.example");
+	ck_assert_int_eq(web->members[0].priority, 100);
+	ck_assert_str_eq(web->members[1].name, "b");
+	ck_assert_str_eq(web->members[1].address, "[::1]:80");
+	ck_assert_str_eq(web->members[1].host, "::1");
+	ck_assert_str_eq(web->members[1].port, "80");
+	ck_assert_str_eq(web->members[1].node, "node-2");
+	ck_assert_int_eq(web->members[1].priority, 0);
+
+	redis = config_find_service(cfg, "redis");
+	ck_assert_ptr_nonnull(redis);
+	c = &redis->check;
+	ck_assert_int_eq(c->type, CHECK_TCP);
+	ck_assert_uint_eq(c->interval_ms, 3600 * 1000);
+	ck_assert_uint_eq(c->timeout_ms, 3000);
+	ck_assert_uint_eq(c->tcp_send_len, 6);
+	ck_assert_mem_eq(c->tcp_send, "PING\r\n", 6);
+	ck_assert_uint_eq(c->tcp_expect_len, 7);
+	ck_assert_mem_eq(c->tcp_expect, "+PONG\r\n", 7);
+	ck_assert_str_eq(redis->members[0].host, "localhost");
+	ck_assert_str_eq(redis->members[0].port, "6379");
+
+	script = config_find_service(cfg, "script");
+	ck_assert_ptr_nonnull(script);
+	c = &script->check;
+	ck_assert_int_eq(c->type, CHECK_EXEC);
+	ck_assert_uint_eq(argv_len(c->exec_argv), 4);
+	ck_assert_str_eq(c->exec_argv[0], "/bin/sh");
+	ck_assert_str_eq(c->exec_argv[1], "-c");
+	ck_assert_str_eq(c->exec_argv[2], "test -e /tmp/ready");
+	ck_assert_str_eq(c->exec_argv[3], "arg two");
+	ck_assert_uint_eq(c->exec_kill_grace_ms, 250);
+	ck_assert_uint_eq(script->n_members, 2);
+	ck_assert_ptr_null(script->members[0].address);
+	ck_assert_ptr_null(script->members[0].host);
+	ck_assert_ptr_null(script->members[0].port);
+	ck_assert_int_eq(script->members[0].priority, 1000);
+	ck_assert_str_eq(script->members[1].address, "127.0.0.2:9");
+
+	ck_assert_ptr_null(config_find_service(cfg, "nope"));
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_bom_crlf_indent)
+{
+	struct config *cfg = load_good("bom_crlf.conf");
+
+	ck_assert_uint_eq(cfg->n_services, 1);
+	ck_assert_str_eq(cfg->services[0].name, "db");
+	ck_assert_uint_eq(cfg->services[0].line, 2);
+	/* short interval, no timeout: the timeout follows the interval */
+	ck_assert_uint_eq(cfg->services[0].check.interval_ms, 250);
+	ck_assert_uint_eq(cfg->services[0].check.timeout_ms, 250);
+	ck_assert_str_eq(cfg->services[0].members[0].address, "127.0.0.1:5432");
+	ck_assert_str_eq(cfg->services[0].members[0].port, "5432");
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_file_order)
+{
+	struct config *cfg = load_good("order.conf");
+	const struct service_conf *web, *api;
+
+	ck_assert_uint_eq(cfg->n_services, 2);
+	web = &cfg->services[0];
+	api = &cfg->services[1];
+	ck_assert_str_eq(web->name, "web");
+	ck_assert_str_eq(api->name, "api");
+	ck_assert_int_eq(web->check.type, CHECK_HTTP);
+	ck_assert_uint_eq(web->n_members, 3);
+	ck_assert_str_eq(web->members[0].name, "z");
+	ck_assert_uint_eq(web->members[0].line, 2);
+	ck_assert_str_eq(web->members[1].name, "a");
+	ck_assert_str_eq(web->members[2].name, "m");
+	ck_assert_uint_eq(api->n_members, 1);
+	ck_assert_str_eq(api->members[0].name, "m1");
+	ck_assert_str_eq(api->members[0].service, "api");
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_string_variants)
+{
+	struct config *cfg;
+
+	/* timeout defaults to 800ms, or to a shorter interval */
+	cfg = expect_ok("[service s]\ninterval = 2s\n[member s/a]\naddress = 127.0.0.1:1\n");
+	ck_assert_uint_eq(cfg->services[0].check.timeout_ms, 800);
+	ck_assert_uint_eq(cfg->services[0].check.fastinter_ms, 2000);
+	config_free(cfg);
+	cfg = expect_ok("[service s]\ninterval = 300ms\n[member s/a]\naddress = 127.0.0.1:1\n");
+	ck_assert_uint_eq(cfg->services[0].check.timeout_ms, 300);
+	config_free(cfg);
+	/* a timeout equal to the interval is fine */
+	cfg = expect_ok("[service s]\ninterval = 1s\ntimeout = 1000ms\n[member s/a]\naddress = 127.0.0.1:1\n");
+	ck_assert_uint_eq(cfg->services[0].check.timeout_ms, 1000);
+	config_free(cfg);
+
+	/* escapes, a NUL byte among them; inline comments are cut */
+	cfg = expect_ok("[service s]\ntcp_send = a\\x00b\\\\\\t\\xfF ; comment\n"
+	    "tcp_expect = x;y\n[member s/a]\naddress = 127.0.0.1:1\n");
+	ck_assert_uint_eq(cfg->services[0].check.tcp_send_len, 6);
+	ck_assert_mem_eq(cfg->services[0].check.tcp_send, "a\0b\\\t\xff", 6);
+	ck_assert_uint_eq(cfg->services[0].check.tcp_expect_len, 3);
+	ck_assert_str_eq(cfg->services[0].check.tcp_expect, "x;y");
+	config_free(cfg);
+
+	/* booleans */
+	static const char *const yes[] = { "yes", "true", "on", "1", "YES", "True" };
+	static const char *const no[] = { "no", "false", "off", "0", "No", "OFF" };
+	for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+		char *t = xasprintf("[service s]\ncheck = https\ntls_verify = %s\n"
+		    "[member s/a]\naddress = 127.0.0.1:1\n", yes[i]);
+
+		cfg = expect_ok(t);
+		ck_assert(cfg->services[0].check.tls_verify);
+		config_free(cfg);
+		free(t);
+		t = xasprintf("[service s]\ncheck = https\ntls_verify = %s\n"
+		    "[member s/a]\naddress = 127.0.0.1:1\n", no[i]);
+		cfg = expect_ok(t);
+		ck_assert(!cfg->services[0].check.tls_verify);
+		config_free(cfg);
+		free(t);
+	}
+
+	/* names at their longest; a BOM and no final newline */
+	cfg = expect_ok("\xEF\xBB\xBF[service "
+	    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789_"
+	    "]\n[member abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789_/"
+	    "m.1-x_ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ01234]\n"
+	    "address = 127.0.0.1:1");
+	ck_assert_uint_eq(strlen(cfg->services[0].name), CONFIG_NAME_MAX - 1);
+	ck_assert_uint_eq(strlen(cfg->services[0].members[0].name), CONFIG_NAME_MAX - 1);
+	config_free(cfg);
+
+	/* no section at all: defaults, no services */
+	cfg = expect_ok("");
+	ck_assert_uint_eq(cfg->n_services, 0);
+	ck_assert_str_eq(cfg->control_socket, DEFAULT_CONTROL_SOCKET);
+	config_free(cfg);
+	cfg = expect_ok("; only a comment\n\n   \n# another\n[spofd]\nlog_level = warn\n");
+	ck_assert_int_eq(cfg->log_level, LOG_LVL_WARN);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_line_length_limit)
+{
+	/* 199 characters fit, 200 do not */
+	char line[256];
+	struct config *cfg;
+	char *text;
+	int head;
+
+	head = snprintf(line, sizeof(line), "http_expect_body = ");
+	memset(line + head, 'x', 199 - (size_t)head);
+	line[199] = '\0';
+	text = xasprintf("[service s]\ncheck = http\n%s\n[member s/a]\naddress = 127.0.0.1:1\n", line);
+	cfg = expect_ok(text);
+	ck_assert_uint_eq(strlen(cfg->services[0].check.http_expect_body), 199 - (size_t)head);
+	config_free(cfg);
+	free(text);
+
+	line[199] = 'x';
+	line[200] = '\0';
+	text = xasprintf("[service s]\ncheck = http\n%s\n[member s/a]\naddress = 127.0.0.1:1\n", line);
+	expect_error(text, 1, "t.conf:3: syntax: line too long (200 characters, at most 199)");
+	free(text);
+}
+END_TEST
+
+/* ---- errors ---- */
+
+#define SVC "[service s]\n"
+#define MEM "[member s/a]\naddress = 127.0.0.1:1\n"
+
+static const struct {
+	const char *text;
+	const char *want;
+} error_cases[] = {
+	/* syntax */
+	{ SVC "check tcp\n" MEM, "t.conf:2: syntax: expected 'key = value', got \"check tcp\"" },
+	{ SVC "  just words\n" MEM, "t.conf:2: syntax: expected 'key = value'" },
+	{ SVC "check: tcp\n" MEM, "t.conf:2: syntax: expected 'key = value'" },
+	{ SVC "= tcp\n" MEM, "t.conf:2: syntax: expected 'key = value'" },
+	{ SVC MEM "[member s/b\naddress = 127.0.0.1:1\n", "t.conf:4: syntax: missing ']'" },
+	{ SVC MEM "[member s/b] x\n", "t.conf:4: syntax: unexpected text after ']'" },
+	{ SVC "[]\n" MEM, "t.conf:2: syntax: empty section header" },
+	{ "interval = 1s\n" SVC MEM, "t.conf:1: interval: key outside of any section" },
+	/* sections */
+	{ SVC MEM "[cluster]\n", "t.conf:4: cluster: unknown section" },
+	{ SVC MEM "[spofd x]\n", "t.conf:4: spofd: [spofd] takes no name" },
+	{ "[service]\n", "t.conf:1: service: missing name" },
+	{ "[service a/b]\n", "t.conf:1: service: bad service name \"a/b\"" },
+	{ "[service " "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789_x]\n",
+	  "t.conf:1: service: bad service name" },
+	{ SVC MEM "[member s]\n", "t.conf:4: member: expected [member SERVICE/NAME]" },
+	{ SVC MEM "[member s/]\n", "t.conf:4: member: expected [member SERVICE/NAME]" },
+	{ SVC MEM "[member /a]\n", "t.conf:4: member: expected [member SERVICE/NAME]" },
+	{ SVC MEM "[member s/a b]\n", "t.conf:4: member: bad member name \"a b\"" },
+	{ SVC MEM "[member s$/a]\n", "t.conf:4: member: bad service name \"s$\"" },
+	{ SVC MEM "\n[member s/a]\n", "t.conf:5: member: duplicate member \"s/a\" (first at line 2)" },
+	{ SVC MEM SVC, "t.conf:4: service: service \"s\" given twice (first at line 1)" },
+	{ "[spofd]\n" SVC MEM "[spofd]\n", "t.conf:5: spofd: section [spofd] given twice (first at line 1)" },
+	{ SVC MEM "[member x/b]\naddress = 127.0.0.1:1\n",
+	  "t.conf:4: member: member \"x/b\" of unknown service \"x\"" },
+	{ SVC MEM "[service empty]\n", "t.conf:4: service: service \"empty\" has no members" },
+	/* keys */
+	{ SVC "intervall = 1s\n" MEM, "t.conf:2: intervall: unknown key in [service]" },
+	{ "[spofd]\ncheck = tcp\n", "t.conf:2: check: unknown key in [spofd]" },
+	{ SVC MEM "rise = 2\n", "t.conf:4: rise: unknown key in [member]" },
+	{ SVC "Check = tcp\n" MEM, "t.conf:2: Check: unknown key" },
+	{ SVC "rise = 2\n\nrise = 2\n" MEM, "t.conf:4: rise: given twice in this section (first at line 2)" },
+	{ "[spofd]\nnode = a b\n", "t.conf:2: node: bad name \"a b\"" },
+	{ "[spofd]\nnode =\n", "t.conf:2: node: empty value" },
+	{ "[spofd]\nlog_level = verbose\n", "t.conf:2: log_level: unknown level \"verbose\"" },
+	{ "[spofd]\ncontrol_group = two words\n", "t.conf:2: control_group: \"two words\" must not contain blanks" },
+	/* durations */
+	{ SVC "interval = 5x\n" MEM,
+	  "t.conf:2: interval: bad duration \"5x\" (use a number with ms, s, m or h)" },
+	{ SVC "interval = 5\n" MEM, "t.conf:2: interval: missing unit \"5\" (use ms, s, m or h)" },
+	{ SVC "interval = s\n" MEM, "t.conf:2: interval: bad duration \"s\"" },
+	{ SVC "interval = -1s\n" MEM, "t.conf:2: interval: bad duration \"-1s\"" },
+	{ SVC "interval = 1.5s\n" MEM, "t.conf:2: interval: bad duration \"1.5s\"" },
+	{ SVC "interval = 0s\n" MEM, "t.conf:2: interval: must be longer than 0" },
+	{ SVC "downinter = 0ms\n" MEM, "t.conf:2: downinter: must be longer than 0" },
+	{ SVC "timeout = 0ms\n" MEM, "t.conf:2: timeout: must be longer than 0" },
+	{ SVC "interval = 100000h\n" MEM, "t.conf:2: interval: duration too long \"100000h\"" },
+	{ SVC "timeout = 2s\n" MEM, "t.conf:2: timeout: 2s is longer than interval 1s" },
+	{ SVC "timeout = 1001ms\ninterval = 1s\n" MEM, "t.conf:2: timeout: 1001ms is longer than interval 1s" },
+	/* counts */
+	{ SVC "rise = 0\n" MEM, "t.conf:2: rise: \"0\" is out of range (use a whole number from 1 to 1000)" },
+	{ SVC "fall = 0\n" MEM, "t.conf:2: fall: \"0\" is out of range" },
+	{ SVC "fall = 1001\n" MEM, "t.conf:2: fall: \"1001\" is out of range" },
+	{ SVC "rise = x\n" MEM, "t.conf:2: rise: \"x\" is not a number" },
+	{ SVC "rise = -1\n" MEM, "t.conf:2: rise: \"-1\" is not a number" },
+	{ SVC "rise = 99999999999999999999999\n" MEM, "t.conf:2: rise: \"99999999999999999999999\" is out of range" },
+	{ SVC MEM "priority = 1001\n", "t.conf:4: priority: \"1001\" is out of range (use a whole number from 0 to 1000)" },
+	{ SVC MEM "priority = high\n", "t.conf:4: priority: \"high\" is not a number" },
+	/* check types and what applies to them */
+	{ SVC "check = icmp\n" MEM, "t.conf:2: check: unknown check type \"icmp\" (use tcp, http, https or exec)" },
+	{ SVC "check = HTTP\n" MEM, "t.conf:2: check: unknown check type \"HTTP\"" },
+	{ SVC "http_path = /x\n" MEM, "t.conf:2: http_path: does not apply to check tcp" },
+	{ SVC "http_method = HEAD\ncheck = exec\nexec_command = /bin/true\n[member s/a]\n",
+	  "t.conf:2: http_method: does not apply to check exec" },
+	{ SVC "check = http\ntls_ca_file = /dev/null\n" MEM, "t.conf:3: tls_ca_file: does not apply to check http" },
+	{ SVC "check = http\ntcp_send = x\n" MEM, "t.conf:3: tcp_send: does not apply to check http" },
+	{ SVC "exec_kill_grace = 1s\n" MEM, "t.conf:2: exec_kill_grace: does not apply to check tcp" },
+	{ SVC "check = exec\n[member s/a]\n", "t.conf:1: exec_command: missing in [service s] (required for check exec)" },
+	{ SVC "check = exec\nexec_command = a 'b\n[member s/a]\n",
+	  "t.conf:3: exec_command: cannot split \"a 'b\" into words: unterminated quote" },
+	{ SVC "check = exec\nexec_command = a\\\n[member s/a]\n", "t.conf:3: exec_command: cannot split" },
+	/* http */
+	{ SVC "check = http\nhttp_expect_status = 200-\n" MEM, "t.conf:3: http_expect_status: bad status list \"200-\"" },
+	{ SVC "check = http\nhttp_expect_status = 99\n" MEM, "t.conf:3: http_expect_status: bad status list" },
+	{ SVC "check = http\nhttp_expect_status = 200 300\n" MEM, "t.conf:3: http_expect_status: bad status list" },
+	{ SVC "check = http\nhttp_expect_status = 300-200\n" MEM, "a range must go upwards" },
+	{ SVC "check = http\nhttp_expect_status = 200,,300\n" MEM, "t.conf:3: http_expect_status: bad status list" },
+	{ SVC "check = http\nhttp_path = health\n" MEM, "t.conf:3: http_path: bad path \"health\"" },
+	{ SVC "check = http\nhttp_path = /a b\n" MEM, "t.conf:3: http_path: bad path \"/a b\"" },
+	{ SVC "check = http\nhttp_method = GET X\n" MEM, "t.conf:3: http_method: \"GET X\" must not contain blanks" },
+	{ SVC "check = https\ntls_verify = maybe\n" MEM, "t.conf:3: tls_verify: expected yes or no, not \"maybe\"" },
+	{ SVC "check = https\ntls_ca_file = /nonexistent/ca.pem\n" MEM,
+	  "t.conf:3: tls_ca_file: cannot read \"/nonexistent/ca.pem\": No such file or directory" },
+	/* tcp */
+	{ SVC "tcp_send = a\\qb\n" MEM, "t.conf:2: tcp_send: bad escape \"\\q\"" },
+	{ SVC "tcp_expect = a\\x4\n" MEM, "t.conf:2: tcp_expect: bad escape \"\\x4\"" },
+	{ SVC "tcp_expect = a\\xZZ\n" MEM, "t.conf:2: tcp_expect: bad escape \"\\xZZ\"" },
+	{ SVC "tcp_expect = a\\\n" MEM, "t.conf:2: tcp_expect: bad escape \"\\\"" },
+	/* addresses */
+	{ SVC "[member s/a]\naddress = 127.0.0.1\n", "t.conf:3: address: bad address \"127.0.0.1\": missing port" },
+	{ SVC "[member s/a]\naddress = 127.0.0.1:\n", "t.conf:3: address: bad address \"127.0.0.1:\": missing port" },
+	{ SVC "[member s/a]\naddress = :80\n", "t.conf:3: address: bad address \":80\": missing host" },
+	{ SVC "[member s/a]\naddress = h:0\n", "t.conf:3: address: bad address \"h:0\": port out of range" },
+	{ SVC "[member s/a]\naddress = h:70000\n", "t.conf:3: address: bad address \"h:70000\": port out of range" },
+	{ SVC "[member s/a]\naddress = h:http\n", "t.conf:3: address: bad address \"h:http\": port is not a number" },
+	{ SVC "[member s/a]\naddress = [::1:80\n", "t.conf:3: address: bad address \"[::1:80\": missing ']'" },
+	{ SVC "[member s/a]\naddress = [::1]80\n", "t.conf:3: address: bad address \"[::1]80\": expected ':'" },
+	{ SVC "[member s/a]\naddress = [::1]\n", "t.conf:3: address: bad address \"[::1]\": missing port" },
+	{ SVC "[member s/a]\naddress = []:80\n", "t.conf:3: address: bad address \"[]:80\": empty host" },
+	{ SVC "[member s/a]\naddress = ::1]:80\n", "t.conf:3: address: bad address \"::1]:80\": ']' without '['" },
+	{ SVC "[member s/a]\naddress = ::1:80\n", "t.conf:3: address: bad address \"::1:80\": an IPv6 address must be in brackets" },
+	{ SVC "[member s/a]\naddress = a b:80\n", "t.conf:3: address: bad address \"a b:80\": bad character in host" },
+	{ SVC "[member s/a]\npriority = 1\n", "t.conf:2: address: missing in [member s/a] (required for check tcp)" },
+	{ SVC "[member s/a]\nnode = n 2\naddress = h:1\n", "t.conf:3: node: bad name \"n 2\"" },
+};
+
+START_TEST(test_error_kind)
+{
+	expect_error(error_cases[_i].text, 1, error_cases[_i].want);
+}
+END_TEST
+
+START_TEST(test_errors_all_reported)
+{
+	static const char text[] =
+	    "[spofd]\n"                         /* 1 */
+	    "log_level = loud\n"                /* 2 */
+	    "[member web/a]\n"                  /* 3 */
+	    "address = 127.0.0.1:99999\n"       /* 4 */
+	    "bogus line\n"                      /* 5 */
+	    "[service web]\n"                   /* 6 */
+	    "fastinter = 5\n"                   /* 7 */
+	    "rise = 0\n"                        /* 8 */
+	    "http_path = /x\n"                  /* 9 */
+	    "timeout = 2s\n"                    /* 10 */
+	    "[member db/a]\n"                   /* 11 */
+	    "address = 127.0.0.1:5432\n"        /* 12 */
+	    "[what ever]\n"                     /* 13 */
+	    "key = ignored in an unknown section\n" /* 14 */
+	    "[member web/b]\n";                 /* 15 */
+	static const char *const want[] = {
+		"t.conf:2: log_level: ",
+		"t.conf:4: address: ",
+		"t.conf:5: syntax: ",
+		"t.conf:7: fastinter: missing unit",
+		"t.conf:8: rise: ",
+		"t.conf:9: http_path: does not apply to check tcp",
+		"t.conf:10: timeout: 2s is longer than interval 1s",
+		"t.conf:11: member: member \"db/a\" of unknown service \"db\"",
+		"t.conf:13: what: unknown section",
+		"t.conf:15: address: missing in [member web/b]",
+	};
+	struct config *cfg;
+	unsigned nerrors;
+	char *out = load_text(text, &cfg, &nerrors);
+	char *line, *save = NULL;
+	size_t i = 0;
+
+	ck_assert_ptr_null(cfg);
+	ck_assert_msg(nerrors == ARRAY_LEN(want), "%u errors:\n%s", nerrors, out);
+	/* one line each, in the order of the file */
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save), i++) {
+		ck_assert_uint_lt(i, ARRAY_LEN(want));
+		ck_assert_msg(strncmp(line, want[i], strlen(want[i])) == 0, "line %zu: \"%s\", wanted \"%s\"",
+		    i, line, want[i]);
+	}
+	ck_assert_uint_eq(i, ARRAY_LEN(want));
+	free(out);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&buf, &len);
+	unsigned nerrors = 0;
+	struct config *cfg = config_load(TEST_SRCDIR "/configs/no-such.conf", err, &nerrors);
+
+	fclose(err);
+	ck_assert_ptr_null(cfg);
+	ck_assert_uint_eq(nerrors, 1);
+	ck_assert_str_eq(buf, TEST_SRCDIR "/configs/no-such.conf: cannot open: No such file or directory\n");
+	free(buf);
+
+	/* a directory opens but cannot be read */
+	err = open_memstream(&buf, &len);
+	cfg = config_load(TEST_SRCDIR "/configs", err, &nerrors);
+	fclose(err);
+	ck_assert_ptr_null(cfg);
+	ck_assert_uint_eq(nerrors, 1);
+	ck_assert_ptr_nonnull(strstr(buf, TEST_SRCDIR "/configs: "));
+	free(buf);
+
+	/* NULL stream and counter are allowed */
+	ck_assert_ptr_null(config_load_string("x", "t.conf", NULL, NULL));
+}
+END_TEST
+
+/* Every file of the corpus fails with the error its first line names. */
+START_TEST(test_bad_corpus)
+{
+	DIR *dir = opendir(BAD_DIR);
+	struct dirent *de;
+	unsigned files = 0;
+
+	ck_assert_ptr_nonnull(dir);
+	while ((de = readdir(dir)) != NULL) {
+		char *path, *want, *out = NULL, expect[256];
+		size_t len = 0;
+		FILE *f, *err;
+		struct config *cfg;
+		unsigned nerrors;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s", BAD_DIR, de->d_name);
+		f = fopen(path, "r");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_msg(fgets(expect, sizeof(expect), f) != NULL, "%s is empty", path);
+		fclose(f);
+		ck_assert_msg(strncmp(expect, "# expect: ", 10) == 0, "%s: no '# expect: ' line", path);
+		expect[strcspn(expect, "\n")] = '\0';
+		want = xasprintf("%s%s", path, expect + 10);
+
+		err = open_memstream(&out, &len);
+		cfg = config_load(path, err, &nerrors);
+		fclose(err);
+		ck_assert_msg(cfg == NULL, "%s accepted", path);
+		ck_assert_uint_ge(nerrors, 1);
+		ck_assert_msg(strstr(out, want) != NULL, "wanted \"%s\" in:\n%s", want, out);
+		free(out);
+		free(want);
+		free(path);
+		files++;
+	}
+	closedir(dir);
+	ck_assert_uint_ge(files, 20);
+}
+END_TEST
+
+/* ---- value parsers ---- */
+
+START_TEST(test_parse_duration)
+{
+	static const struct {
+		const char *s;
+		uint64_t ms;
+	} good[] = {
+		{ "0ms", 0 }, { "1ms", 1 }, { "250ms", 250 }, { "2s", 2000 }, { "1m", 60000 },
+		{ "90m", 5400000 }, { "1h", 3600000 }, { "168h", 604800000 }, { "007s", 7000 },
+	};
+	static const char *const bad[] = {
+		"", "5", "s", "ms", "5 s", " 5s", "5s ", "5S", "5sec", "5d", "1.5s", "-1s", "+1s",
+		"0x10s", "169h", "604800001ms", "99999999999999999999999ms",
+	};
+	uint64_t ms;
+
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		ms = 12345;
+		ck_assert_msg(config_parse_duration(good[i].s, &ms) == NULL, "%s rejected", good[i].s);
+		ck_assert_uint_eq(ms, good[i].ms);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		ms = 12345;
+		ck_assert_msg(config_parse_duration(bad[i], &ms) != NULL, "\"%s\" accepted", bad[i]);
+		ck_assert_uint_eq(ms, 12345);
+	}
+	ck_assert_ptr_nonnull(strstr(config_parse_duration("5", &ms), "missing unit"));
+	ck_assert_ptr_nonnull(strstr(config_parse_duration("5x", &ms), "bad duration"));
+}
+END_TEST
+
+START_TEST(test_parse_status_list)
+{
+	struct status_range r[CONFIG_MAX_EXPECT_STATUS];
+	size_t n = 0;
+	static const char *const bad[] = {
+		"", " ", "abc", "99", "600", "1000", "200-", "-200", "300-200", "200,", ",200",
+		"200,,300", "200 300", "200-300-400", "2OO", "200;300",
+	};
+
+	ck_assert_ptr_null(config_parse_status_list("200", r, ARRAY_LEN(r), &n));
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(r[0].lo, 200);
+	ck_assert_int_eq(r[0].hi, 200);
+	ck_assert_ptr_null(config_parse_status_list(" 200-399 , 418,500 - 504 ", r, ARRAY_LEN(r), &n));
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(r[0].lo, 200);
+	ck_assert_int_eq(r[0].hi, 399);
+	ck_assert_int_eq(r[1].lo, 418);
+	ck_assert_int_eq(r[1].hi, 418);
+	ck_assert_int_eq(r[2].lo, 500);
+	ck_assert_int_eq(r[2].hi, 504);
+	ck_assert_ptr_null(config_parse_status_list("100-599", r, ARRAY_LEN(r), &n));
+	ck_assert_uint_eq(n, 1);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		n = 77;
+		ck_assert_msg(config_parse_status_list(bad[i], r, ARRAY_LEN(r), &n) != NULL,
+		    "\"%s\" accepted", bad[i]);
+		ck_assert_uint_eq(n, 77);
+	}
+	/* the limit on ranges */
+	ck_assert_ptr_null(config_parse_status_list("200,201,202", r, 3, &n));
+	ck_assert_ptr_nonnull(config_parse_status_list("200,201,202,203", r, 3, &n));
+}
+END_TEST
+
+START_TEST(test_parse_address)
+{
+	static const struct {
+		const char *s, *host, *port;
+	} good[] = {
+		{ "127.0.0.1:80", "127.0.0.1", "80" },
+		{ "[::1]:80", "::1", "80" },
+		{ "[fe80::1%eth0]:8080", "fe80::1%eth0", "8080" },
+		{ "localhost:65535", "localhost", "65535" },
+		{ "db-1.example_x:1", "db-1.example_x", "1" },
+		{ "h:0080", "h", "80" },
+	};
+	static const char *const bad[] = {
+		"", "127.0.0.1", "127.0.0.1:", ":80", "h:0", "h:65536", "h:-1", "h:8o", "h: 80",
+		"[::1", "[::1:80", "[::1]", "[::1]80", "[]:80", "::1:80", "::1]:80", "a b:80",
+		"h/x:80", "[::1]:", "[::1]:99999",
+	};
+	char *host, *port;
+
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		host = port = NULL;
+		ck_assert_msg(config_parse_address(good[i].s, &host, &port) == NULL, "%s rejected", good[i].s);
+		ck_assert_str_eq(host, good[i].host);
+		ck_assert_str_eq(port, good[i].port);
+		free(host);
+		free(port);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		host = port = NULL;
+		ck_assert_msg(config_parse_address(bad[i], &host, &port) != NULL, "\"%s\" accepted", bad[i]);
+		ck_assert_ptr_null(host);
+		ck_assert_ptr_null(port);
+	}
+}
+END_TEST
+
+START_TEST(test_check_type_str)
+{
+	ck_assert_str_eq(check_type_str(CHECK_TCP), "tcp");
+	ck_assert_str_eq(check_type_str(CHECK_HTTP), "http");
+	ck_assert_str_eq(check_type_str(CHECK_HTTPS), "https");
+	ck_assert_str_eq(check_type_str(CHECK_EXEC), "exec");
+}
+END_TEST
+
+/* ---- equality ---- */
+
+#define EQ_BASE \
+	"[service s]\n" \
+	"check = %s\n" \
+	"%s\n" \
+	"[member s/a]\n" \
+	"address = 127.0.0.1:1\n"
+
+static struct config *
+load_variant(const char *check, const char *extra)
+{
+	char *text = xasprintf(EQ_BASE, check, extra);
+	struct config *cfg = expect_ok(text);
+
+	free(text);
+	return cfg;
+}
+
+/* Each line differs from the base of its check type in exactly one field. */
+static const struct {
+	const char *check, *line;
+} check_variants[] = {
+	{ "tcp", "interval = 2s" },
+	{ "tcp", "fastinter = 500ms" },
+	{ "tcp", "downinter = 5s" },
+	{ "tcp", "timeout = 700ms" },
+	{ "tcp", "rise = 4" },
+	{ "tcp", "fall = 1" },
+	{ "tcp", "tcp_send = ping" },
+	{ "tcp", "tcp_expect = pong" },
+	{ "http", "http_method = HEAD" },
+	{ "http", "http_path = /health" },
+	{ "http", "http_host = example.org" },
+	{ "http", "http_expect_status = 200" },
+	{ "http", "http_expect_status = 200-398" },
+	{ "http", "http_expect_status = 200-399, 404" },
+	{ "http", "http_expect_body = ok" },
+	{ "https", "tls_verify = no" },
+	{ "https", "tls_ca_file = /dev/null" },
+	{ "exec", "exec_command = /bin/true x" },
+	{ "exec", "exec_command = /bin/truex" },
+	{ "exec", "exec_command = /bin/true\nexec_kill_grace = 2s" },
+};
+
+static const char *
+check_base_line(const char *check)
+{
+	return strcmp(check, "exec") == 0 ? "exec_command = /bin/true" : "";
+}
+
+START_TEST(test_check_conf_equal)
+{
+	struct config *a = load_variant(check_variants[_i].check, check_base_line(check_variants[_i].check));
+	struct config *b = load_variant(check_variants[_i].check, check_base_line(check_variants[_i].check));
+	struct config *v = load_variant(check_variants[_i].check, check_variants[_i].line);
+
+	ck_assert(check_conf_equal(&a->services[0].check, &a->services[0].check));
+	ck_assert(check_conf_equal(&a->services[0].check, &b->services[0].check));
+	ck_assert_msg(!check_conf_equal(&a->services[0].check, &v->services[0].check),
+	    "equal despite \"%s\"", check_variants[_i].line);
+	ck_assert(!check_conf_equal(&v->services[0].check, &a->services[0].check));
+	config_free(a);
+	config_free(b);
+	config_free(v);
+}
+END_TEST
+
+START_TEST(test_check_conf_equal_types)
+{
+	struct config *tcp = load_variant("tcp", "");
+	struct config *http = load_variant("http", "");
+	struct config *https = load_variant("https", "");
+
+	ck_assert(!check_conf_equal(&tcp->services[0].check, &http->services[0].check));
+	ck_assert(!check_conf_equal(&http->services[0].check, &https->services[0].check));
+	config_free(tcp);
+	config_free(http);
+	config_free(https);
+}
+END_TEST
+
+START_TEST(test_member_conf_equal)
+{
+	static const char *const variants[] = {
+		"[service s]\n[member s/b]\naddress = 127.0.0.1:1\n",
+		"[service s]\n[member s/a]\naddress = 127.0.0.2:1\n",
+		"[service s]\n[member s/a]\naddress = 127.0.0.1:2\n",
+		"[service s]\n[member s/a]\naddress = 127.0.0.1:01\n",
+		"[service s]\n[member s/a]\naddress = 127.0.0.1:1\nnode = n1\n",
+		"[service s]\n[member s/a]\naddress = 127.0.0.1:1\npriority = 7\n",
+		"[service t]\n[member t/a]\naddress = 127.0.0.1:1\n",
+	};
+	static const char base[] = "[service s]\n[member s/a]\naddress = 127.0.0.1:1\n";
+	/* the same member further down the file is still the same member */
+	static const char moved[] = "; moved\n\n[service s]\n\n\n[member s/a]\naddress = 127.0.0.1:1\n";
+	struct config *a = expect_ok(base), *b = expect_ok(moved);
+
+	ck_assert(member_conf_equal(&a->services[0].members[0], &b->services[0].members[0]));
+	for (size_t i = 0; i < ARRAY_LEN(variants); i++) {
+		struct config *v = expect_ok(variants[i]);
+
+		ck_assert_msg(!member_conf_equal(&a->services[0].members[0], &v->services[0].members[0]),
+		    "equal to variant %zu", i);
+		config_free(v);
+	}
+	config_free(a);
+	config_free(b);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc;
+
+	tc = tcase_create("good");
+	tcase_add_test(tc, test_minimal_defaults);
+	tcase_add_test(tc, test_full_every_key);
+	tcase_add_test(tc, test_bom_crlf_indent);
+	tcase_add_test(tc, test_file_order);
+	tcase_add_test(tc, test_string_variants);
+	tcase_add_test(tc, test_line_length_limit);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_add_loop_test(tc, test_error_kind, 0, (int)ARRAY_LEN(error_cases));
+	tcase_add_test(tc, test_errors_all_reported);
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_bad_corpus);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parsers");
+	tcase_add_test(tc, test_parse_duration);
+	tcase_add_test(tc, test_parse_status_list);
+	tcase_add_test(tc, test_parse_address);
+	tcase_add_test(tc, test_check_type_str);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("equal");
+	tcase_add_loop_test(tc, test_check_conf_equal, 0, (int)ARRAY_LEN(check_variants));
+	tcase_add_test(tc, test_check_conf_equal_types);
+	tcase_add_test(tc, test_member_conf_equal);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
