@@ -386,6 +386,9 @@ http_check_url(struct http_check *c)
 	CURLU *u;
 
 	if (check->http_host != NULL && check->http_host[0] != '\0') {
+		/* Only a bare authority: "a/b" would quietly change the path. */
+		if (strpbrk(check->http_host, "/?#@ \t\\") != NULL)
+			goto plain;
 		url = xasprintf("%s://%s%s%s", scheme, check->http_host, slash, path);
 		u = curl_url();
 		if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
@@ -397,6 +400,7 @@ http_check_url(struct http_check *c)
 		}
 		curl_url_cleanup(u);
 		free(url);
+plain:
 		to = xasprintf("Host: %s", check->http_host);
 		c->headers = curl_slist_append(c->headers, to);
 		free(to);
@@ -428,6 +432,11 @@ http_check_setup(struct http_check *c, uint64_t budget_ms)
 #else
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+	/*
+	 * HTTP/1.1 even over TLS: a check reads a status and maybe a body,
+	 * which h2 would not change, while its setup would add to every
+	 * (always fresh) connection.
+	 */
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)budget_ms);

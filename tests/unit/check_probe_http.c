@@ -94,6 +94,10 @@ teardown(void)
 		unlink(path);
 	}
 	n_srv = 0;
+	snprintf(path, sizeof(path), "%s/cert.pem", tmpdir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/key.pem", tmpdir);
+	unlink(path);
 	rmdir(tmpdir);
 	probe_engine_free(eng);
 	event_base_free(base);
@@ -487,6 +491,11 @@ START_TEST(test_host_header)
 	svc.check.http_expect_body = "www.example.test:8080\n";
 	run_one(&r);
 	ck_assert_str_eq(reason(&r), "ok");
+	/* Not a plain authority: sent as written, the path left alone. */
+	svc.check.http_host = "odd/host";
+	svc.check.http_expect_body = "odd/host\n";
+	run_one(&r);
+	ck_assert_str_eq(reason(&r), "ok");
 }
 END_TEST
 
@@ -531,6 +540,99 @@ START_TEST(test_ipv6)
 	ck_assert_str_eq(reason(&r), "ok");
 	svc.check.http_host = "v6.example.test";
 	svc.check.http_expect_body = "v6.example.test\n";
+	run_one(&r);
+	ck_assert_str_eq(reason(&r), "ok");
+}
+END_TEST
+
+/*
+ * A TLS server: openssl s_server with a fresh self-signed certificate for
+ * www.example.test.  False (test skipped) without the openssl tool.
+ */
+static bool
+start_tls_server(char *cert, size_t len)
+{
+	char cmd[512], key[128], accept[64];
+	pid_t pid;
+	int rc;
+
+	if (system("command -v openssl >/dev/null 2>&1") != 0)
+		return false;
+	snprintf(cert, len, "%s/cert.pem", tmpdir);
+	snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+	    "-nodes -days 1 -subj /CN=www.example.test -addext subjectAltName=DNS:www.example.test "
+	    "-keyout %s -out %s >/dev/null 2>&1", key, cert);
+	rc = system(cmd);
+	ck_assert_int_eq(rc, 0);
+	free_port();
+	snprintf(accept, sizeof(accept), "127.0.0.1:%s", portbuf);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+#ifdef __linux__
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+		execlp("openssl", "openssl", "s_server", "-quiet", "-www", "-accept", accept,
+		    "-cert", cert, "-key", key, (char *)NULL);
+		_exit(127);
+	}
+	srv_pids[n_srv++] = pid;
+	for (int i = 0; i < 250; i++) {
+		struct sockaddr_in sin;
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin.sin_port = htons((uint16_t)atoi(portbuf));
+		rc = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+		close(fd);
+		if (rc == 0)
+			return true;
+		ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
+		usleep(20000);
+	}
+	ck_abort_msg("openssl s_server did not start");
+	return false;
+}
+
+START_TEST(test_https)
+{
+	struct result r;
+	char cert[128];
+
+	if (!start_tls_server(cert, sizeof(cert)))
+		return;
+	svc.check.type = CHECK_HTTPS;
+	/* Self-signed: refused when verifying against the system's CAs. */
+	run_one(&r);
+	ck_assert_str_eq(reason(&r), "tls-error");
+	svc.check.tls_verify = false;
+	run_one(&r);
+	ck_assert_str_eq(reason(&r), "ok");
+	/* Verified with its CA, but the certificate does not name 127.0.0.1. */
+	svc.check.tls_verify = true;
+	svc.check.tls_ca_file = cert;
+	run_one(&r);
+	ck_assert_str_eq(reason(&r), "tls-error");
+	/* http_host is the name checked (and sent as SNI), the member the address dialled. */
+	svc.check.http_host = "www.example.test";
+	run_one(&r);
+	ck_assert_str_eq(reason(&r), "ok");
+	svc.check.http_host = "other.example.test";
+	run_one(&r);
+	ck_assert_str_eq(reason(&r), "tls-error");
+}
+END_TEST
+
+/* A name, resolved off the loop by curl (from /etc/hosts: no DNS traffic). */
+START_TEST(test_name)
+{
+	struct result r;
+
+	start_testsrv("http");
+	snprintf(hostbuf, sizeof(hostbuf), "localhost");
 	run_one(&r);
 	ck_assert_str_eq(reason(&r), "ok");
 }
@@ -679,11 +781,13 @@ probe_http_suite(void)
 	tcase_add_test(tc, test_not_http);
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_tls_error);
+	tcase_add_test(tc, test_https);
 	tcase_add_test(tc, test_head);
 	tcase_add_test(tc, test_custom_method);
 	tcase_add_test(tc, test_host_header);
 	tcase_add_test(tc, test_path);
 	tcase_add_test(tc, test_ipv6);
+	tcase_add_test(tc, test_name);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_cancel_at_once);
 	tcase_add_test(tc, test_many_concurrent);
