@@ -87,11 +87,12 @@ probe_result_from_errno(int err)
 }
 
 struct probe_engine *
-probe_engine_new(struct event_base *base)
+probe_engine_new(struct event_base *base, struct proc_table *procs)
 {
 	struct probe_engine *eng = xcalloc(1, sizeof(*eng));
 
 	eng->base = base;
+	eng->procs = procs;
 	return eng;
 }
 
@@ -102,7 +103,7 @@ probe_engine_free(struct probe_engine *eng)
 		return;
 	if (eng->http != NULL)
 		probe_http_engine_free(eng->http);
-	if (eng->procs != NULL)
+	if (eng->own_procs)
 		proc_table_free(eng->procs);
 	if (eng->dns != NULL)
 		evdns_base_free(eng->dns, 1);

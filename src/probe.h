@@ -50,7 +50,12 @@ const char *probe_result_str(enum probe_result r);
 /* Shared machinery of all probes of one daemon (one curl multi handle...). */
 struct probe_engine;
 
-struct probe_engine *probe_engine_new(struct event_base *base);
+struct proc_table;
+/*
+ * PROCS is the daemon's child table (one per event base: it owns SIGCHLD);
+ * NULL lets the engine make its own when an exec probe first needs one.
+ */
+struct probe_engine *probe_engine_new(struct event_base *base, struct proc_table *procs);
 void probe_engine_free(struct probe_engine *eng);
 /* Counters for status output and benchmarks. */
 struct probe_engine_stats {

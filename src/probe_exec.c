@@ -174,8 +174,10 @@ probe_exec_start(struct probe *p)
 		probe_finish_later(p, PROBE_TIMEOUT, 0, "no time left to run the command");
 		return;
 	}
-	if (eng->procs == NULL)
+	if (eng->procs == NULL) {
 		eng->procs = proc_table_new(eng->base);
+		eng->own_procs = true;
+	}
 
 	x = xcalloc(1, sizeof(*x));
 	p->impl = x;

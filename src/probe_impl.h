@@ -15,6 +15,7 @@ struct probe_engine {
 	struct evdns_base *dns;          /* lazily created for names */
 	struct probe_http_engine *http;  /* lazily created */
 	struct proc_table *procs;        /* children of exec probes */
+	bool own_procs;                  /* procs made here, freed here */
 	struct probe_engine_stats stats;
 };
 

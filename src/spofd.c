@@ -26,6 +26,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "probe.h"
+#include "proc.h"
 #include "sdnotify.h"
 #include "util.h"
 
@@ -37,6 +38,7 @@ struct daemon {
 	const char *config_path;     /* NULL in demo mode */
 	const char *demo_dir;        /* --demo DIR */
 	struct config *cfg;
+	struct proc_table *procs;    /* every child: exec probes, hooks */
 	struct probe_engine *eng;
 	struct monitor *mon;
 	struct control *ctl;
@@ -283,12 +285,14 @@ daemon_run(struct daemon *d)
 	if (d->base == NULL)
 		fatal("event_base_new failed");
 	d->started_mono_us = now_mono_us();
-	d->eng = probe_engine_new(d->base);
+	d->procs = proc_table_new(d->base);
+	d->eng = probe_engine_new(d->base, d->procs);
 	d->ctl = control_new(d->base, d->cfg->control_socket, d->cfg->control_group,
 	    d->cfg->admin_group, daemon_control, d, err, sizeof(err));
 	if (d->ctl == NULL) {
 		log_error("control socket: %s", err);
 		probe_engine_free(d->eng);
+		proc_table_free(d->procs);
 		event_base_free(d->base);
 		return 1;
 	}
@@ -316,6 +320,7 @@ daemon_run(struct daemon *d)
 	monitor_free(d->mon);
 	control_free(d->ctl);
 	probe_engine_free(d->eng);
+	proc_table_free(d->procs);
 	if (d->watchdog != NULL)
 		event_free(d->watchdog);
 	event_free(d->sig_term);

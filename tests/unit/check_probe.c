@@ -48,7 +48,7 @@ static void
 setup(void)
 {
 	base = event_base_new();
-	eng = probe_engine_new(base);
+	eng = probe_engine_new(base, NULL);
 	memset(&svc, 0, sizeof(svc));
 	memset(&mem, 0, sizeof(mem));
 	svc.name = "svc";

@@ -57,7 +57,7 @@ setup(void)
 {
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
-	eng = probe_engine_new(base);
+	eng = probe_engine_new(base, NULL);
 	memset(&svc, 0, sizeof(svc));
 	memset(&mem, 0, sizeof(mem));
 	svc.name = "web";

@@ -612,7 +612,7 @@ exec_setup(void)
 {
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
-	eng = probe_engine_new(base);
+	eng = probe_engine_new(base, NULL);
 	exits_seen = 0;
 	memset(&svc, 0, sizeof(svc));
 	memset(&mem, 0, sizeof(mem));
