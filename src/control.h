@@ -26,7 +26,7 @@ struct control_request {
 	uid_t uid;          /* of the peer (SO_PEERCRED) */
 	gid_t gid;
 	pid_t pid;
-	bool privileged;    /* root or a member of the admin group */
+	bool privileged;    /* root, the daemon's own uid, or a member of the admin group */
 };
 
 /*
@@ -44,8 +44,9 @@ struct control_stats {
 /*
  * Listen on PATH (an old socket there is replaced, but never a file that is
  * not a socket), mode 0660, group GROUP when not NULL.  ADMIN_GROUP names
- * the group whose members may change things (NULL: root only).  Returns
- * NULL with a message in ERR (ERRLEN bytes) on failure.
+ * the group whose members may change things besides root and the daemon's
+ * own uid (NULL: none).  Returns NULL with a message in ERR (ERRLEN bytes)
+ * on failure.
  */
 struct control *control_new(struct event_base *base, const char *path,
     const char *group, const char *admin_group,
@@ -56,7 +57,10 @@ void control_stats(const struct control *c, struct control_stats *out);
 /* Close every client and the socket; unlink the path. */
 void control_free(struct control *c);
 
-/* Client side (spofctl): send one request line, read one reply line. */
+/*
+ * Client side (spofctl; control_client.c): send one request line, read one
+ * reply line, all within TIMEOUT_MS.  NULL with a message in ERR on failure.
+ */
 json_t *control_call(const char *path, const char *request, int timeout_ms, char *err, size_t errlen);
 
 #endif

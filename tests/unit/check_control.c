@@ -358,8 +358,8 @@ START_TEST(test_good_request)
 	ck_assert_int_eq(json_integer_value(json_object_get(cc.reply, "uid")), getuid());
 	ck_assert_int_eq(json_integer_value(json_object_get(cc.reply, "gid")), getgid());
 	ck_assert_int_eq(json_integer_value(json_object_get(cc.reply, "pid")), getpid());
-	if (getuid() == 0)
-		ck_assert(json_is_true(json_object_get(cc.reply, "privileged")));
+	/* Root or not, the peer runs as the server's own user. */
+	ck_assert(json_is_true(json_object_get(cc.reply, "privileged")));
 	json_decref(cc.reply);
 	st = stats_now();
 	ck_assert_uint_eq(st.requests, 1);
@@ -1057,6 +1057,92 @@ START_TEST(test_privileged)
 }
 END_TEST
 
+/*
+ * In a child: become UID/GID, serve on PATH (group GROUP) until STOP_FD
+ * reads EOF, having written one byte on READY_FD once listening.
+ */
+static void
+priv_server_child(const char *path, uid_t uid, gid_t gid, const char *group,
+    int ready_fd, int stop_fd)
+{
+	struct event_base *b;
+	struct control *c2;
+	struct event *ev;
+	char err[256];
+
+	if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+		_exit(1);
+	if ((b = event_base_new()) == NULL)
+		_exit(1);
+	c2 = control_new(b, path, group, NULL, test_handler, NULL, err, sizeof(err));
+	if (c2 == NULL) {
+		(void)!write(2, err, strlen(err));
+		_exit(1);
+	}
+	ev = event_new(b, stop_fd, EV_READ, loop_done_cb, b);
+	event_add(ev, NULL);
+	(void)!write(ready_fd, "r", 1);
+	event_base_dispatch(b);
+	event_free(ev);
+	control_free(c2);
+	event_base_free(b);
+	_exit(0);
+}
+
+/* The daemon's own user may change things, whoever that user is. */
+START_TEST(test_privileged_own_uid)
+{
+	struct passwd *pw;
+	struct group *gr;
+	char *dir, *p2, ready_byte;
+	uid_t nobody, stranger = 4243;
+	gid_t nogroup;
+	int ready[2], stop[2], status;
+	pid_t pid;
+
+	if (getuid() != 0 || (pw = getpwnam("nobody")) == NULL || (gr = getgrnam("nogroup")) == NULL) {
+		fprintf(stderr, "check_control: test_privileged_own_uid needs root, nobody and nogroup; skipped\n");
+		return;
+	}
+	nobody = pw->pw_uid;
+	nogroup = gr->gr_gid;
+	/* A directory nobody may create its socket in. */
+	ck_assert_int_eq(chmod(tmpdir, 0711), 0);
+	dir = xasprintf("%s/nobody", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(chown(dir, nobody, nogroup), 0);
+	p2 = xasprintf("%s/own.sock", dir);
+
+	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(stop, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(ready[0]);
+		close(stop[1]);
+		priv_server_child(p2, nobody, nogroup, "nogroup", ready[1], stop[0]);
+	}
+	close(ready[1]);
+	close(stop[0]);
+	/* EOF instead of the byte: the server child failed (its reason on stderr). */
+	ck_assert_int_eq(read(ready[0], &ready_byte, 1), 1);
+	close(ready[0]);
+
+	/* The server runs as nobody: nobody is its own user, root is root,
+	 * another user of the socket's group is neither. */
+	ck_assert_int_eq(priv_verdict(p2, nobody, nogroup, NULL, 0), '1');
+	ck_assert_int_eq(priv_verdict(p2, 0, 0, NULL, 0), '1');
+	ck_assert_int_eq(priv_verdict(p2, stranger, nogroup, NULL, 0), '0');
+
+	close(stop[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(access(p2, F_OK), -1);
+	free(p2);
+	free(dir);
+}
+END_TEST
+
 static Suite *
 control_suite(void)
 {
@@ -1082,6 +1168,7 @@ control_suite(void)
 	tcase_add_test(tc, test_call_errors);
 	tcase_add_test(tc, test_call_timeout);
 	tcase_add_test(tc, test_privileged);
+	tcase_add_test(tc, test_privileged_own_uid);
 	suite_add_tcase(s, tc);
 	return s;
 }
