@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "hook.h"
 #include "util.h"
 
 #define CONFIG_RISE_FALL_MAX 1000   /* consecutive results, a sane bound */
@@ -64,6 +66,9 @@ enum config_value {
 	VAL_STATUS,
 	VAL_ARGV,
 	VAL_ADDRESS,
+	VAL_USER,         /* char *, a user known to the system */
+	VAL_FAILBACK,     /* bool, manual or auto */
+	VAL_HOOK,         /* char *, checked with hook_check_path() once hook_user is known */
 };
 
 #define FOR_TCP   (1u << CHECK_TCP)
@@ -88,6 +93,7 @@ struct config_key {
 	0, 1, CONFIG_RISE_FALL_MAX, 0 }
 #define BYTES_KEY(n, f) { n, SECTION_SERVICE, VAL_ESCAPED, offsetof(struct service_conf, check.f), \
 	offsetof(struct service_conf, check.f##_len), 0, 0, FOR_TCP }
+#define SERVICE_KEY(n, f, t) { n, SECTION_SERVICE, t, offsetof(struct service_conf, f), 0, 0, 0, 0 }
 #define MEMBER_KEY(n, t, hi) { #n, SECTION_MEMBER, t, offsetof(struct member_conf, n), 0, 0, hi, 0 }
 
 static const struct config_key config_keys[] = {
@@ -97,6 +103,7 @@ static const struct config_key config_keys[] = {
 	SPOFD_KEY(admin_group, VAL_TOKEN),
 	SPOFD_KEY(state_dir, VAL_STRING),
 	SPOFD_KEY(log_level, VAL_LOG_LEVEL),
+	SPOFD_KEY(hook_user, VAL_USER),
 	CHECK_KEY("check", type, VAL_CHECK, 0),
 	CHECK_KEY("interval", interval_ms, VAL_DURATION, 0),
 	CHECK_KEY("fastinter", fastinter_ms, VAL_DURATION, 0),
@@ -115,6 +122,17 @@ static const struct config_key config_keys[] = {
 	CHECK_KEY("tls_ca_file", tls_ca_file, VAL_FILE, FOR_HTTPS),
 	CHECK_KEY("exec_command", exec_argv, VAL_ARGV, FOR_EXEC),
 	CHECK_KEY("exec_kill_grace", exec_kill_grace_ms, VAL_DURATION0, FOR_EXEC),
+	SERVICE_KEY("on_promote", on_promote, VAL_HOOK),
+	SERVICE_KEY("on_demote", on_demote, VAL_HOOK),
+	SERVICE_KEY("on_change", on_change, VAL_HOOK),
+	SERVICE_KEY("hook_timeout", hook_timeout_ms, VAL_DURATION),
+	SERVICE_KEY("hook_kill_grace", hook_kill_grace_ms, VAL_DURATION0),
+	SERVICE_KEY("failback", failback_auto, VAL_FAILBACK),
+	/* 0: a recovered member (already up for `rise` probes) gets its role back at once */
+	SERVICE_KEY("failback_delay", failback_delay_ms, VAL_DURATION0),
+	SERVICE_KEY("failover_cooldown", failover_cooldown_ms, VAL_DURATION0),
+	/* never 0: a hook failing at once would otherwise cycle through the members */
+	SERVICE_KEY("promote_backoff", promote_backoff_ms, VAL_DURATION),
 	MEMBER_KEY(address, VAL_ADDRESS, 0),
 	MEMBER_KEY(node, VAL_NAME, 0),
 	MEMBER_KEY(priority, VAL_INT, CONFIG_PRIORITY_MAX),
@@ -614,6 +632,12 @@ config_service_init(struct service_conf *svc, const char *name, unsigned line)
 	svc->check.fall = DEFAULT_FALL;
 	svc->check.tls_verify = true;
 	svc->check.exec_kill_grace_ms = DEFAULT_EXEC_KILL_GRACE_MS;
+	svc->hook_timeout_ms = DEFAULT_HOOK_TIMEOUT_MS;
+	svc->hook_kill_grace_ms = DEFAULT_HOOK_KILL_GRACE_MS;
+	svc->failback_auto = false;
+	svc->failback_delay_ms = DEFAULT_FAILBACK_DELAY_MS;
+	svc->failover_cooldown_ms = DEFAULT_FAILOVER_COOLDOWN_MS;
+	svc->promote_backoff_ms = DEFAULT_PROMOTE_BACKOFF_MS;
 }
 
 /* Checks that need the whole [service] section: done when it ends. */
@@ -898,6 +922,7 @@ config_key_set(struct config_parser *p, const struct config_key *k, void *base, 
 		return true;
 	}
 	case VAL_STRING:
+	case VAL_HOOK:
 		break;
 	case VAL_TOKEN:
 		if (config_has_blank_or_control(value)) {
@@ -1012,6 +1037,29 @@ config_key_set(struct config_parser *p, const struct config_key *k, void *base, 
 		m->port = port;
 		return true;
 	}
+	case VAL_USER:
+		errno = 0;
+		if (getpwnam(value) == NULL) {
+			/* getpwnam(3): any of these may mean "no such user" */
+			if (errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF ||
+			    errno == EPERM)
+				config_error(p, line, key, "unknown user \"%s\"", value);
+			else
+				config_error(p, line, key, "cannot look up user \"%s\": %s", value,
+				    strerror(errno));
+			return false;
+		}
+		break;
+	case VAL_FAILBACK:
+		if (strcmp(value, "manual") == 0)
+			*(bool *)(void *)field = false;
+		else if (strcmp(value, "auto") == 0)
+			*(bool *)(void *)field = true;
+		else {
+			config_error(p, line, key, "expected manual or auto, not \"%s\"", value);
+			return false;
+		}
+		return true;
 	}
 	/* The plain string kinds, checked above. */
 	free(*str);
@@ -1197,6 +1245,9 @@ config_free(struct config *cfg)
 
 		free(svc->name);
 		config_check_free(&svc->check);
+		free(svc->on_promote);
+		free(svc->on_demote);
+		free(svc->on_change);
 		for (size_t j = 0; j < svc->n_members; j++)
 			config_member_free(&svc->members[j]);
 		free(svc->members);
@@ -1208,6 +1259,7 @@ config_free(struct config *cfg)
 	free(cfg->control_group);
 	free(cfg->admin_group);
 	free(cfg->state_dir);
+	free(cfg->hook_user);
 	free(cfg);
 }
 
@@ -1273,6 +1325,38 @@ config_resolve(struct config_parser *p)
 	}
 }
 
+/*
+ * Hooks are checked once the whole file is read: who may own them depends
+ * on [spofd] hook_user, which may come after the services.  An error names
+ * the hook's own line.  A hook_user given but wrong was reported at its
+ * line and counts as none here, so hooks are held to root ownership.
+ */
+static void
+config_check_hooks(struct config_parser *p)
+{
+	struct config *cfg = p->cfg;
+	char buf[512];
+
+	for (size_t i = 0; i < p->n_sections; i++) {
+		const struct config_section *sec = &p->sections[i];
+		struct service_conf *svc;
+
+		if (sec->kind != SECTION_SERVICE)
+			continue;
+		svc = &cfg->services[sec->index];
+		for (size_t k = 0; k < CONFIG_N_KEYS; k++) {
+			const struct config_key *key = &config_keys[k];
+			const char *path, *msg;
+
+			if (key->type != VAL_HOOK || !sec->key_ok[k])
+				continue;
+			path = *(char **)(void *)((char *)svc + key->offset);
+			if ((msg = hook_check_path(path, cfg->hook_user, buf, sizeof(buf))) != NULL)
+				config_error(p, sec->key_line[k], key->name, "%s", msg);
+		}
+	}
+}
+
 static void
 config_defaults(struct config *cfg)
 {
@@ -1306,6 +1390,7 @@ config_parse(struct config_parser *p, FILE *err, unsigned *nerrors)
 	else if (rc != 0 && p->n_messages == 0)
 		config_error(p, (unsigned)rc, "syntax", "cannot parse this line");
 	config_resolve(p);
+	config_check_hooks(p);
 	config_defaults(cfg);
 
 	if (p->n_messages > 1)

@@ -20,6 +20,11 @@
 #define DEFAULT_RISE 3
 #define DEFAULT_FALL 3
 #define DEFAULT_EXEC_KILL_GRACE_MS 1000
+#define DEFAULT_HOOK_TIMEOUT_MS 30000
+#define DEFAULT_HOOK_KILL_GRACE_MS 5000
+#define DEFAULT_FAILBACK_DELAY_MS 30000
+#define DEFAULT_FAILOVER_COOLDOWN_MS 30000
+#define DEFAULT_PROMOTE_BACKOFF_MS 5000
 #define DEFAULT_HTTP_BODY_MAX 65536 /* bytes read of an HTTP reply at most */
 #define CONFIG_MAX_EXPECT_STATUS 16 /* status ranges per service */
 #define CONFIG_NAME_MAX 64          /* service, member and node names */
@@ -75,6 +80,17 @@ struct service_conf {
 	struct member_conf *members; /* in file order */
 	size_t n_members;
 	unsigned line;   /* line of the [service ...] header */
+	/* hooks: absolute paths, checked at load; NULL: none */
+	char *on_promote;
+	char *on_demote;
+	char *on_change;
+	uint64_t hook_timeout_ms;    /* TERM after this */
+	uint64_t hook_kill_grace_ms; /* then KILL after this */
+	/* failover */
+	bool failback_auto;          /* failback = auto; default manual */
+	uint64_t failback_delay_ms;  /* up this long before it gets its role back */
+	uint64_t failover_cooldown_ms; /* no automatic failover this soon after one */
+	uint64_t promote_backoff_ms; /* after a failed promotion, before the next candidate */
 };
 
 struct config {
@@ -84,6 +100,7 @@ struct config {
 	char *control_group;    /* group owning the socket; NULL: daemon's */
 	char *admin_group;      /* may change things; NULL: root only */
 	char *state_dir;
+	char *hook_user;        /* may own hooks besides root; NULL: root only */
 	enum log_level log_level;
 	struct service_conf *services; /* in file order */
 	size_t n_services;

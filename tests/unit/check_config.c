@@ -1,16 +1,19 @@
 /*
  * Unit tests of the configuration parser: good files with their defaults,
- * every kind of error with its line, the value parsers, and the equality
- * functions a reload relies on.
+ * every kind of error with its line, the value parsers, the equality
+ * functions a reload relies on, and the hooks checked at load (against
+ * files made for the purpose, with the modes and owners each case needs).
  */
 #include "autoconf.h"
 
 #include <check.h>
 #include <dirent.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -120,6 +123,17 @@ START_TEST(test_minimal_defaults)
 	ck_assert_ptr_null(c->exec_argv);
 	ck_assert_uint_eq(c->exec_kill_grace_ms, DEFAULT_EXEC_KILL_GRACE_MS);
 
+	ck_assert_ptr_null(cfg->hook_user);
+	ck_assert_ptr_null(svc->on_promote);
+	ck_assert_ptr_null(svc->on_demote);
+	ck_assert_ptr_null(svc->on_change);
+	ck_assert_uint_eq(svc->hook_timeout_ms, 30000);
+	ck_assert_uint_eq(svc->hook_kill_grace_ms, 5000);
+	ck_assert(!svc->failback_auto);
+	ck_assert_uint_eq(svc->failback_delay_ms, 30000);
+	ck_assert_uint_eq(svc->failover_cooldown_ms, 30000);
+	ck_assert_uint_eq(svc->promote_backoff_ms, 5000);
+
 	ck_assert_uint_eq(svc->n_members, 1);
 	ck_assert_str_eq(svc->members[0].service, "web");
 	ck_assert_str_eq(svc->members[0].name, "a");
@@ -145,6 +159,7 @@ START_TEST(test_full_every_key)
 	ck_assert_str_eq(cfg->admin_group, "wheel");
 	ck_assert_str_eq(cfg->state_dir, "/tmp/spofd-test/state");
 	ck_assert_int_eq(cfg->log_level, LOG_LVL_DEBUG);
+	ck_assert_str_eq(cfg->hook_user, "nobody");
 	ck_assert_uint_eq(cfg->n_services, 3);
 
 	web = config_find_service(cfg, "web");
@@ -181,9 +196,22 @@ START_TEST(test_full_every_key)
 	ck_assert_str_eq(web->members[1].port, "80");
 	ck_assert_str_eq(web->members[1].node, "node-2");
 	ck_assert_int_eq(web->members[1].priority, 0);
+	ck_assert_str_eq(web->on_promote, "/usr/bin/env");
+	ck_assert_str_eq(web->on_demote, "/usr/bin/test");
+	ck_assert_str_eq(web->on_change, "/usr/bin/printf");
+	ck_assert_uint_eq(web->hook_timeout_ms, 10000);
+	ck_assert_uint_eq(web->hook_kill_grace_ms, 0);
+	ck_assert(web->failback_auto);
+	ck_assert_uint_eq(web->failback_delay_ms, 120000);
+	ck_assert_uint_eq(web->failover_cooldown_ms, 0);
+	ck_assert_uint_eq(web->promote_backoff_ms, 1500);
 
 	redis = config_find_service(cfg, "redis");
 	ck_assert_ptr_nonnull(redis);
+	/* service keys are per service: redis has the defaults */
+	ck_assert_ptr_null(redis->on_promote);
+	ck_assert(!redis->failback_auto);
+	ck_assert_uint_eq(redis->failover_cooldown_ms, DEFAULT_FAILOVER_COOLDOWN_MS);
 	c = &redis->check;
 	ck_assert_int_eq(c->type, CHECK_TCP);
 	ck_assert_uint_eq(c->interval_ms, 3600 * 1000);
@@ -256,6 +284,18 @@ START_TEST(test_file_order)
 }
 END_TEST
 
+START_TEST(test_hook_user_last)
+{
+	struct config *cfg = load_good("hook_user_last.conf");
+
+	ck_assert_str_eq(cfg->hook_user, "nobody");
+	ck_assert_str_eq(cfg->services[0].on_promote, "/usr/bin/env");
+	ck_assert_ptr_null(cfg->services[0].on_demote);
+	ck_assert(!cfg->services[0].failback_auto);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_string_variants)
 {
 	struct config *cfg;
@@ -318,6 +358,39 @@ START_TEST(test_string_variants)
 	config_free(cfg);
 	cfg = expect_ok("; only a comment\n\n   \n# another\n[spofd]\nlog_level = warn\n");
 	ck_assert_int_eq(cfg->log_level, LOG_LVL_WARN);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_failover_keys)
+{
+	struct config *cfg;
+
+	cfg = expect_ok("[service s]\nfailback = manual\nfailover_cooldown = 0ms\nhook_kill_grace = 0ms\n"
+	    "failback_delay = 0ms\nhook_timeout = 1ms\npromote_backoff = 1ms\n"
+	    "[member s/a]\naddress = 127.0.0.1:1\n");
+	ck_assert(!cfg->services[0].failback_auto);
+	ck_assert_uint_eq(cfg->services[0].failover_cooldown_ms, 0);
+	ck_assert_uint_eq(cfg->services[0].hook_kill_grace_ms, 0);
+	ck_assert_uint_eq(cfg->services[0].failback_delay_ms, 0);
+	ck_assert_uint_eq(cfg->services[0].hook_timeout_ms, 1);
+	ck_assert_uint_eq(cfg->services[0].promote_backoff_ms, 1);
+	config_free(cfg);
+
+	/* the keys apply to every check type, and "auto" to its service only */
+	cfg = expect_ok("[service e]\ncheck = exec\nexec_command = /bin/true\nfailback = auto\n"
+	    "failover_cooldown = 1h\n[member e/a]\n"
+	    "[service h]\ncheck = http\nhook_timeout = 2m\n[member h/a]\naddress = 127.0.0.1:1\n");
+	ck_assert(cfg->services[0].failback_auto);
+	ck_assert_uint_eq(cfg->services[0].failover_cooldown_ms, 3600 * 1000);
+	ck_assert(!cfg->services[1].failback_auto);
+	ck_assert_uint_eq(cfg->services[1].hook_timeout_ms, 120000);
+	ck_assert_uint_eq(cfg->services[1].failover_cooldown_ms, DEFAULT_FAILOVER_COOLDOWN_MS);
+	config_free(cfg);
+
+	/* root may always own hooks; naming it changes nothing */
+	cfg = expect_ok("[spofd]\nhook_user = root\n");
+	ck_assert_str_eq(cfg->hook_user, "root");
 	config_free(cfg);
 }
 END_TEST
@@ -393,6 +466,11 @@ static const struct {
 	{ "[spofd]\nnode =\n", "t.conf:2: node: empty value" },
 	{ "[spofd]\nlog_level = verbose\n", "t.conf:2: log_level: unknown level \"verbose\"" },
 	{ "[spofd]\ncontrol_group = two words\n", "t.conf:2: control_group: \"two words\" must not contain blanks" },
+	{ "[spofd]\nhook_user = spofd-no-such-user\n", "t.conf:2: hook_user: unknown user \"spofd-no-such-user\"" },
+	{ "[spofd]\nhook_user =\n", "t.conf:2: hook_user: empty value" },
+	{ SVC "hook_user = root\n" MEM, "t.conf:2: hook_user: unknown key in [service]" },
+	{ "[spofd]\nfailback = auto\n", "t.conf:2: failback: unknown key in [spofd]" },
+	{ SVC "failback = auto\nfailback = manual\n" MEM, "t.conf:3: failback: given twice in this section (first at line 2)" },
 	/* durations */
 	{ SVC "interval = 5x\n" MEM,
 	  "t.conf:2: interval: bad duration \"5x\" (use a number with ms, s, m or h)" },
@@ -406,6 +484,22 @@ static const struct {
 	{ SVC "interval = 100000h\n" MEM, "t.conf:2: interval: duration too long \"100000h\"" },
 	{ SVC "timeout = 2s\n" MEM, "t.conf:2: timeout: 2s is longer than interval 1s" },
 	{ SVC "timeout = 1001ms\ninterval = 1s\n" MEM, "t.conf:2: timeout: 1001ms is longer than interval 1s" },
+	{ SVC "hook_timeout = 0ms\n" MEM, "t.conf:2: hook_timeout: must be longer than 0" },
+	{ SVC "hook_timeout = 30\n" MEM, "t.conf:2: hook_timeout: missing unit \"30\" (use ms, s, m or h)" },
+	{ SVC "hook_kill_grace = 1.5s\n" MEM, "t.conf:2: hook_kill_grace: bad duration \"1.5s\"" },
+	{ SVC "failback_delay = 100000h\n" MEM, "t.conf:2: failback_delay: duration too long \"100000h\"" },
+	{ SVC "failover_cooldown = soon\n" MEM, "t.conf:2: failover_cooldown: bad duration \"soon\"" },
+	{ SVC "promote_backoff = 0s\n" MEM, "t.conf:2: promote_backoff: must be longer than 0" },
+	{ SVC "promote_backoff = -5s\n" MEM, "t.conf:2: promote_backoff: bad duration \"-5s\"" },
+	/* failover */
+	{ SVC "failback = sometimes\n" MEM, "t.conf:2: failback: expected manual or auto, not \"sometimes\"" },
+	{ SVC "failback = Auto\n" MEM, "t.conf:2: failback: expected manual or auto, not \"Auto\"" },
+	{ SVC "failback = yes\n" MEM, "t.conf:2: failback: expected manual or auto" },
+	/* hooks (those needing files of their own are in the "hooks" case) */
+	{ SVC "on_promote = hooks/promote\n" MEM, "t.conf:2: on_promote: " },
+	{ SVC "on_demote = /nonexistent/spofd-test/hook\n" MEM, "t.conf:2: on_demote: " },
+	{ SVC "on_change =\n" MEM, "t.conf:2: on_change: empty value" },
+	{ SVC "on_change = /\n" MEM, "t.conf:2: on_change: " },
 	/* counts */
 	{ SVC "rise = 0\n" MEM, "t.conf:2: rise: \"0\" is out of range (use a whole number from 1 to 1000)" },
 	{ SVC "fall = 0\n" MEM, "t.conf:2: fall: \"0\" is out of range" },
@@ -585,6 +679,269 @@ START_TEST(test_bad_corpus)
 	}
 	closedir(dir);
 	ck_assert_uint_ge(files, 20);
+}
+END_TEST
+
+/* ---- hooks ---- */
+
+/*
+ * Each test gets a fresh directory of its own (mode 0755, so that only
+ * what a test changes on purpose can make a hook unsafe) and every file
+ * made in it is removed afterwards.  The hooks are checked by
+ * hook_check_path(); these tests hold the parser to calling it for every
+ * hook, with the hook_user of the file, and to reporting at the hook's
+ * line.  Messages themselves are hook.c's to word.
+ */
+#define HOOK_FILES_MAX 16
+
+static char *hook_dir;
+static char *hook_made[HOOK_FILES_MAX]; /* to remove, last first */
+static size_t hook_n_made;
+
+static void
+hook_setup(void)
+{
+	char tmpl[] = TEST_BUILDDIR "/config-hooks-XXXXXX";
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	ck_assert_int_eq(chmod(tmpl, 0755), 0);
+	hook_dir = xstrdup(tmpl);
+	hook_n_made = 0;
+}
+
+static void
+hook_teardown(void)
+{
+	while (hook_n_made > 0) {
+		char *path = hook_made[--hook_n_made];
+		struct stat st;
+
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			rmdir(path);
+		else
+			unlink(path);
+		free(path);
+	}
+	rmdir(hook_dir);
+	free(hook_dir);
+	hook_dir = NULL;
+}
+
+static char *
+hook_remember(char *path)
+{
+	ck_assert_uint_lt(hook_n_made, HOOK_FILES_MAX);
+	hook_made[hook_n_made++] = path;
+	return path;
+}
+
+/* A script NAME (relative to the test's directory) with exactly MODE. */
+static const char *
+hook_make(const char *name, mode_t mode)
+{
+	char *path = hook_remember(xasprintf("%s/%s", hook_dir, name));
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs("#!/bin/sh\nexit 0\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, mode), 0); /* whatever the umask */
+	return path;
+}
+
+static const char *
+hook_mkdir(const char *name, mode_t mode)
+{
+	char *path = hook_remember(xasprintf("%s/%s", hook_dir, name));
+
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	return path;
+}
+
+/*
+ * Root's own group may write to a hook, so a file meant to be writable by
+ * "the group" must belong to another one.  Not root, the files already
+ * belong to the user's group (and if that is root's, nothing can be done).
+ */
+static const char *
+hook_other_group(const char *path)
+{
+	const struct passwd *nobody;
+
+	if (geteuid() == 0) {
+		ck_assert_ptr_nonnull(nobody = getpwnam("nobody"));
+		ck_assert_int_eq(chown(path, (uid_t)-1, nobody->pw_gid), 0);
+	}
+	return path;
+}
+
+/*
+ * Who the test files belong to.  Root may own hooks anyway; anyone else
+ * must name himself as hook_user for his own files to pass.
+ */
+static const char *
+hook_self(void)
+{
+	const struct passwd *pw = getpwuid(geteuid());
+
+	ck_assert_ptr_nonnull(pw);
+	return pw->pw_name;
+}
+
+/* A service with HOOK = PATH, and [spofd] hook_user = USER after it (NULL: none). */
+static char *
+hook_text(const char *hook, const char *path, const char *user)
+{
+	return xasprintf("[service s]\n%s = %s\n[member s/a]\naddress = 127.0.0.1:1\n"
+	    "[spofd]\n%s%s\n", hook, path, user != NULL ? "hook_user = " : "",
+	    user != NULL ? user : "");
+}
+
+/* HOOK = PATH must be refused at line 2, and nothing else. */
+static void
+hook_expect_refused(const char *hook, const char *path, const char *user)
+{
+	char *text = hook_text(hook, path, user);
+	char *want = xasprintf("t.conf:2: %s: ", hook);
+
+	expect_error(text, 1, want);
+	free(want);
+	free(text);
+}
+
+START_TEST(test_hook_accepted)
+{
+	const char *path = hook_make("promote", 0755);
+	const char *ro = hook_make("read-only", 0555);
+	char *text = xasprintf("[service s]\non_promote = %s\non_demote = %s\non_change = %s\n"
+	    "[member s/a]\naddress = 127.0.0.1:1\n[spofd]\nhook_user = %s\n", path, ro, path,
+	    hook_self());
+	struct config *cfg = expect_ok(text);
+
+	ck_assert_str_eq(cfg->services[0].on_promote, path);
+	ck_assert_str_eq(cfg->services[0].on_demote, ro);
+	ck_assert_str_eq(cfg->services[0].on_change, path);
+	ck_assert_str_eq(cfg->hook_user, hook_self());
+	config_free(cfg);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_hook_refused)
+{
+	const char *user = hook_self();
+	char *missing = xasprintf("%s/missing", hook_dir);
+	char cwd[PATH_MAX];
+
+	/* not absolute, even where the name would find the file */
+	hook_make("relative", 0755);
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir(hook_dir), 0);
+	hook_expect_refused("on_promote", "relative", user);
+	hook_expect_refused("on_promote", "./relative", user);
+	ck_assert_int_eq(chdir(cwd), 0);
+	/* missing, not a file */
+	hook_expect_refused("on_demote", missing, user);
+	hook_expect_refused("on_change", hook_dir, user);
+	/* not executable */
+	hook_expect_refused("on_promote", hook_make("plain", 0644), user);
+	hook_expect_refused("on_promote", hook_make("private", 0600), user);
+	/* writable by the group or by others */
+	hook_expect_refused("on_promote", hook_other_group(hook_make("group-writable", 0775)), user);
+	hook_expect_refused("on_demote", hook_make("world-writable", 0757), user);
+	hook_expect_refused("on_change", hook_make("all-writable", 0777), user);
+	/* or in a directory others may write to (and so replace the hook in) */
+	hook_mkdir("open", 0777);
+	hook_expect_refused("on_promote", hook_make("open/hook", 0755), user);
+	hook_other_group(hook_mkdir("group", 0775));
+	hook_expect_refused("on_promote", hook_make("group/hook", 0755), user);
+	free(missing);
+}
+END_TEST
+
+/* Ownership: root, or hook_user, wherever [spofd] is in the file. */
+START_TEST(test_hook_owner)
+{
+	const struct passwd *nobody;
+	const char *path;
+	struct config *cfg;
+	char *text;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_hook_owner: not root, cannot give a file away: skipped\n");
+		return;
+	}
+	nobody = getpwnam("nobody");
+	ck_assert_ptr_nonnull(nobody);
+	path = hook_make("nobodys", 0755);
+	ck_assert_int_eq(chown(path, nobody->pw_uid, nobody->pw_gid), 0);
+	ck_assert_int_eq(chmod(path, 0755), 0); /* chown may clear bits */
+
+	/* owned by someone else */
+	hook_expect_refused("on_promote", path, NULL);
+	hook_expect_refused("on_promote", path, "root");
+	/* unless that someone is hook_user, given after the service */
+	text = hook_text("on_promote", path, "nobody");
+	cfg = expect_ok(text);
+	ck_assert_str_eq(cfg->services[0].on_promote, path);
+	ck_assert_str_eq(cfg->hook_user, "nobody");
+	config_free(cfg);
+	free(text);
+	/* and still not when writable by others */
+	ck_assert_int_eq(chmod(path, 0757), 0);
+	hook_expect_refused("on_promote", path, "nobody");
+	ck_assert_int_eq(chmod(path, 0755), 0);
+
+	/* a hook_user that does not exist is an error of its own; its hooks are held to root */
+	text = hook_text("on_promote", path, "spofd-no-such-user");
+	expect_error(text, 2, "t.conf:2: on_promote: ");
+	expect_error(text, 2, "t.conf:6: hook_user: unknown user \"spofd-no-such-user\"");
+	free(text);
+}
+END_TEST
+
+/* Every hook error at its own line, in file order, hook_user coming last. */
+START_TEST(test_hook_lines)
+{
+	const char *good = hook_make("good", 0755);
+	const char *noexec = hook_make("noexec", 0644);
+	char *text = xasprintf(
+	    "[service a]\n"                     /* 1 */
+	    "on_promote = %s\n"                 /* 2 */
+	    "on_demote = %s/missing\n"          /* 3 */
+	    "[member a/x]\n"                    /* 4 */
+	    "address = 127.0.0.1:1\n"           /* 5 */
+	    "[service b]\n"                     /* 6 */
+	    "on_promote = %s\n"                 /* 7 */
+	    "on_change = %s\n"                  /* 8 */
+	    "failback = never\n"                /* 9 */
+	    "[member b/x]\n"                    /* 10 */
+	    "address = 127.0.0.1:2\n"           /* 11 */
+	    "[spofd]\n"                         /* 12 */
+	    "hook_user = %s\n",                 /* 13 */
+	    good, hook_dir, good, noexec, hook_self());
+	static const char *const want[] = {
+		"t.conf:3: on_demote: ",
+		"t.conf:8: on_change: ",
+		"t.conf:9: failback: expected manual or auto, not \"never\"",
+	};
+	struct config *cfg;
+	unsigned nerrors;
+	char *out = load_text(text, &cfg, &nerrors);
+	char *line, *save = NULL;
+	size_t i = 0;
+
+	ck_assert_ptr_null(cfg);
+	ck_assert_msg(nerrors == ARRAY_LEN(want), "%u errors:\n%s", nerrors, out);
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save), i++) {
+		ck_assert_uint_lt(i, ARRAY_LEN(want));
+		ck_assert_msg(strncmp(line, want[i], strlen(want[i])) == 0, "line %zu: \"%s\", wanted \"%s\"",
+		    i, line, want[i]);
+	}
+	ck_assert_uint_eq(i, ARRAY_LEN(want));
+	free(out);
+	free(text);
 }
 END_TEST
 
@@ -768,6 +1125,22 @@ START_TEST(test_check_conf_equal)
 }
 END_TEST
 
+/* How a service acts on its members' health is no part of how they are probed. */
+START_TEST(test_check_conf_equal_ignores_actions)
+{
+	struct config *a = load_variant("tcp", "");
+	struct config *v = load_variant("tcp", "on_promote = /usr/bin/env\non_demote = /usr/bin/env\n"
+	    "on_change = /usr/bin/env\nhook_timeout = 1s\nhook_kill_grace = 1s\nfailback = auto\n"
+	    "failback_delay = 1s\nfailover_cooldown = 1s\npromote_backoff = 1s\n");
+
+	ck_assert(v->services[0].failback_auto);
+	ck_assert(check_conf_equal(&a->services[0].check, &v->services[0].check));
+	ck_assert(member_conf_equal(&a->services[0].members[0], &v->services[0].members[0]));
+	config_free(a);
+	config_free(v);
+}
+END_TEST
+
 START_TEST(test_check_conf_equal_types)
 {
 	struct config *tcp = load_variant("tcp", "");
@@ -822,7 +1195,9 @@ config_suite(void)
 	tcase_add_test(tc, test_full_every_key);
 	tcase_add_test(tc, test_bom_crlf_indent);
 	tcase_add_test(tc, test_file_order);
+	tcase_add_test(tc, test_hook_user_last);
 	tcase_add_test(tc, test_string_variants);
+	tcase_add_test(tc, test_failover_keys);
 	tcase_add_test(tc, test_line_length_limit);
 	suite_add_tcase(s, tc);
 
@@ -831,6 +1206,14 @@ config_suite(void)
 	tcase_add_test(tc, test_errors_all_reported);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_bad_corpus);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hooks");
+	tcase_add_checked_fixture(tc, hook_setup, hook_teardown);
+	tcase_add_test(tc, test_hook_accepted);
+	tcase_add_test(tc, test_hook_refused);
+	tcase_add_test(tc, test_hook_owner);
+	tcase_add_test(tc, test_hook_lines);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parsers");
@@ -842,6 +1225,7 @@ config_suite(void)
 
 	tc = tcase_create("equal");
 	tcase_add_loop_test(tc, test_check_conf_equal, 0, (int)ARRAY_LEN(check_variants));
+	tcase_add_test(tc, test_check_conf_equal_ignores_actions);
 	tcase_add_test(tc, test_check_conf_equal_types);
 	tcase_add_test(tc, test_member_conf_equal);
 	suite_add_tcase(s, tc);
