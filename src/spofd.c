@@ -23,15 +23,25 @@
 #include "config.h"
 #include "control.h"
 #include "demo.h"
+#include "history.h"
 #include "log.h"
 #include "monitor.h"
 #include "probe.h"
 #include "proc.h"
 #include "sdnotify.h"
+#include "service.h"
+#include "supervisor.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG_PATH SYSCONFDIR "/spofd/spofd.conf"
-#define CONTROL_SOCKET_MODE_HINT "0660"
+/*
+ * A loop turn that comes this late means the process was frozen (a
+ * stopped VM, a clock jump, a swap storm): what the monitor saw is stale,
+ * so nothing automatic happens for a while (Sentinel's TILT).
+ */
+#define TILT_CHECK_MS 100      /* how often the loop checks itself */
+#define TILT_THRESHOLD_MS 2000 /* a gap this long is a stall */
+#define TILT_HOLD_MS 30000     /* no automatic change for this long after one */
 
 struct daemon {
 	struct event_base *base;
@@ -41,9 +51,14 @@ struct daemon {
 	struct proc_table *procs;    /* every child: exec probes, hooks */
 	struct probe_engine *eng;
 	struct monitor *mon;
+	struct history *hist;
+	struct supervisor *sup;
 	struct control *ctl;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *watchdog;
+	struct event *tilt;
+	uint64_t tilt_last_us;       /* last turn of the tilt check */
+	uint64_t tilt_until_us;      /* holding until (monotonic); 0: not */
 	uint64_t started_mono_us;
 	uint64_t reloads;            /* successful */
 	uint64_t reload_failures;
@@ -87,11 +102,9 @@ static void
 daemon_member_changed(void *arg, const struct member_conf *member, enum health_state from,
     const struct health *now)
 {
-	/* The service state machine will take this; for now the monitor's log is the record. */
-	(void)arg;
-	(void)member;
-	(void)from;
-	(void)now;
+	struct daemon *d = arg;
+
+	supervisor_member_changed(d->sup, member, from, now);
 }
 
 static json_t *
@@ -149,9 +162,12 @@ daemon_status(struct daemon *d, const struct control_request *req)
 	services = monitor_status_json(d->mon, service);
 	if (services == NULL)
 		return reply_error("no service named '%s'", service);
+	supervisor_status_json(d->sup, services);
 	o = json_object();
 	json_object_set_new(o, "ok", json_true());
 	json_object_set_new(o, "node", json_string(d->cfg->node));
+	if (d->tilt_until_us > now_mono_us())
+		json_object_set_new(o, "tilt", json_true());
 	json_object_set_new(o, "services", services);
 	json_object_set_new(o, "stats", daemon_stats_json(d));
 	return o;
@@ -188,17 +204,97 @@ daemon_reload(struct daemon *d, char *msg, size_t msglen)
 		    cfg->control_socket);
 	control_set_admin_group(d->ctl, cfg->admin_group);
 	log_set_level(cfg->log_level);
+	if (strcmp(cfg->state_dir, d->cfg->state_dir) != 0)
+		log_warn("reload: state_dir changed to %s; it takes effect at the next start",
+		    cfg->state_dir);
+	/* The new monitor keeps unchanged members' health; services see it next. */
 	mon = monitor_new(d->base, d->eng, cfg, d->mon, daemon_member_changed, d);
 	monitor_free(d->mon);
+	d->mon = mon;
+	supervisor_set_monitor(d->sup, mon);
+	supervisor_reconf(d->sup, cfg);
 	config_free(d->cfg);
 	d->cfg = cfg;
-	d->mon = mon;
 	monitor_start(mon);
 	d->reloads++;
-	log_notice("+reload: configuration re-read, %zu service(s)", cfg->n_services);
+	{
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "configuration re-read, %zu service(s)", cfg->n_services);
+		supervisor_event(d->sup, NULL, "+reload", detail);
+	}
 	snprintf(msg, msglen, "configuration reloaded: %zu service(s)", cfg->n_services);
 	sdnotify_send("READY=1");
 	return true;
+}
+
+static json_t *
+reply_ok(const char *message)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "ok", json_true());
+	json_object_set_new(o, "message", json_string(message));
+	return o;
+}
+
+static json_t *
+daemon_switchover(struct daemon *d, const struct control_request *req)
+{
+	struct service *svc;
+	char msg[512];
+	json_t *o;
+
+	if (!req->privileged)
+		return reply_error("permission denied: switchover needs root or the admin group");
+	if (req->argc < 2 || req->argc > 3)
+		return reply_error("usage: switchover SERVICE [MEMBER]");
+	svc = supervisor_find(d->sup, req->argv[1]);
+	if (svc == NULL)
+		return reply_error("no service named '%s'", req->argv[1]);
+	if (!service_switchover(svc, req->argc == 3 ? req->argv[2] : NULL, msg, sizeof(msg)))
+		return reply_error("%s", msg);
+	o = reply_ok(msg);
+	json_object_set_new(o, "service", json_string(req->argv[1]));
+	json_object_set_new(o, "epoch", json_integer((json_int_t)service_epoch(svc)));
+	json_object_set_new(o, "to", json_string(service_primary(svc)));
+	return o;
+}
+
+static json_t *
+daemon_maintenance(struct daemon *d, const struct control_request *req)
+{
+	struct service *svc;
+	char msg[512];
+	bool on;
+
+	if (!req->privileged)
+		return reply_error("permission denied: maintenance needs root or the admin group");
+	if (req->argc != 3 || (strcmp(req->argv[2], "on") != 0 && strcmp(req->argv[2], "off") != 0))
+		return reply_error("usage: maintenance SERVICE on|off");
+	svc = supervisor_find(d->sup, req->argv[1]);
+	if (svc == NULL)
+		return reply_error("no service named '%s'", req->argv[1]);
+	on = strcmp(req->argv[2], "on") == 0;
+	if (!service_maintenance(svc, on, msg, sizeof(msg)))
+		return reply_error("%s", msg);
+	return reply_ok(msg);
+}
+
+static json_t *
+daemon_history(struct daemon *d, const struct control_request *req)
+{
+	const char *service = req->argc > 1 ? req->argv[1] : NULL;
+	json_t *o;
+
+	if (req->argc > 2)
+		return reply_error("usage: history [SERVICE]");
+	if (service != NULL && supervisor_find(d->sup, service) == NULL)
+		return reply_error("no service named '%s'", service);
+	o = json_object();
+	json_object_set_new(o, "ok", json_true());
+	json_object_set_new(o, "events", history_json(d->hist, service, 0));
+	return o;
 }
 
 static json_t *
@@ -226,7 +322,14 @@ daemon_control(void *arg, const struct control_request *req)
 		json_object_set_new(o, "message", json_string(msg));
 		return o;
 	}
-	return reply_error("unknown command '%.64s' (known: status, reload)", cmd);
+	if (strcmp(cmd, "switchover") == 0)
+		return daemon_switchover(d, req);
+	if (strcmp(cmd, "maintenance") == 0)
+		return daemon_maintenance(d, req);
+	if (strcmp(cmd, "history") == 0)
+		return daemon_history(d, req);
+	return reply_error("unknown command '%.64s' (known: status, switchover, maintenance, history, reload)",
+	    cmd);
 }
 
 static void
@@ -244,6 +347,31 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_notice("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	sdnotify_send("STOPPING=1");
 	event_base_loopexit(d->base, NULL);
+}
+
+/* Distrust a stalled loop: observe, but hold every automatic change. */
+static void
+daemon_tilt_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t now = now_mono_us();
+	uint64_t gap = now - d->tilt_last_us;
+
+	d->tilt_last_us = now;
+	if (gap > (TILT_CHECK_MS + TILT_THRESHOLD_MS) * 1000u) {
+		char detail[160];
+
+		d->tilt_until_us = now + TILT_HOLD_MS * 1000u;
+		snprintf(detail, sizeof(detail),
+		    "the event loop stalled for %llu ms; no automatic failover for %d s",
+		    (unsigned long long)(gap / 1000u), TILT_HOLD_MS / 1000);
+		log_error("%s", detail);
+		supervisor_event(d->sup, NULL, "+tilt", detail);
+		supervisor_hold(d->sup, d->tilt_until_us);
+	} else if (d->tilt_until_us != 0 && now >= d->tilt_until_us) {
+		d->tilt_until_us = 0;
+		supervisor_event(d->sup, NULL, "-tilt", "the event loop is steady again; failover allowed");
+	}
 }
 
 static void
@@ -296,8 +424,19 @@ daemon_run(struct daemon *d)
 		event_base_free(d->base);
 		return 1;
 	}
+	d->hist = history_new(HISTORY_DEFAULT_SIZE);
+	d->sup = supervisor_new(d->base, d->procs, d->cfg, d->hist);
 	d->mon = monitor_new(d->base, d->eng, d->cfg, NULL, daemon_member_changed, d);
+	supervisor_set_monitor(d->sup, d->mon);
 	monitor_start(d->mon);
+	supervisor_start(d->sup);
+	{
+		struct timeval tv = us_to_tv(TILT_CHECK_MS * 1000u);
+
+		d->tilt_last_us = now_mono_us();
+		d->tilt = event_new(d->base, -1, EV_PERSIST, daemon_tilt_cb, d);
+		event_add(d->tilt, &tv);
+	}
 	d->sig_term = daemon_signal(d, SIGTERM);
 	d->sig_int = daemon_signal(d, SIGINT);
 	d->sig_hup = daemon_signal(d, SIGHUP);
@@ -318,6 +457,9 @@ daemon_run(struct daemon *d)
 	}
 
 	monitor_free(d->mon);
+	supervisor_free(d->sup);
+	history_free(d->hist);
+	event_free(d->tilt);
 	control_free(d->ctl);
 	probe_engine_free(d->eng);
 	proc_table_free(d->procs);

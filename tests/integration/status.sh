@@ -1,5 +1,6 @@
 #!/bin/sh
-# spofctl status: table, JSON shape, service filter, exit codes 0/1/2,
+# spofctl status: table, JSON shape, service filter, exit codes 0/1/2
+# (0 healthy, 1 degraded, 2 a service without a primary or no daemon),
 # and a killed backend noticed within fall x interval (plus slack).
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -38,6 +39,21 @@ fall = 1
 
 [member db/gone]
 address = 127.0.0.1:$PORT_gone
+
+[service cache]
+check = tcp
+interval = 200ms
+timeout = 150ms
+rise = 1
+fall = 1
+
+[member cache/up]
+address = 127.0.0.1:$PORT_up2
+priority = 100
+
+[member cache/gone]
+address = 127.0.0.1:$PORT_gone
+priority = 90
 EOT
 } >"$conf"
 
@@ -47,15 +63,20 @@ wait_status '.services[] | select(.name == "db") | .members[0].health == "down"'
 
 out=$(status_json) || true
 printf '%s' "$out" | jq -e '.ok == true and .node == "testnode"' >/dev/null || fail "bad header: $out"
-printf '%s' "$out" | jq -e '[.services[].name] == ["web", "db"]' >/dev/null || fail "services not in file order: $out"
+printf '%s' "$out" | jq -e '[.services[].name] == ["web", "db", "cache"]' >/dev/null || fail "services not in file order: $out"
 printf '%s' "$out" | jq -e '.services[0].members[0] | (.name == "a") and (.address | test(":[0-9]+$")) and (.reason == "ok") and (.latency_us | type == "number") and (.since | test("^[0-9-]+T[0-9:]+Z$")) and (.checks >= 2)' >/dev/null \
 	|| fail "member fields wrong: $out"
 printf '%s' "$out" | jq -e '.services[1].members[0].reason == "refused"' >/dev/null || fail "refused reason missing: $out"
 printf '%s' "$out" | jq -e '.stats.probes_completed > 0 and (.stats.late_p99_us | type == "number")' >/dev/null || fail "stats missing: $out"
 
-# Exit codes: 1 while a member is down, 0 when the filter shows only healthy ones.
+# Exit codes: 2 while a service has no primary (db), 1 when a standby is
+# down but the primary is up (cache), 0 when all is well (web).
+wait_status '.services[] | select(.name == "cache") | .state == "ok" and .primary == "up"' 10
+wait_status '.services[] | select(.name == "db") | .state == "no-candidate"' 10
 "$SPOFCTL" -s "$SOCK" status >"$TMPD/table" 2>&1; rc=$?
-[ $rc -eq 1 ] || fail "status with a down member exited $rc, not 1"
+[ $rc -eq 2 ] || fail "status with a service without primary exited $rc, not 2"
+"$SPOFCTL" -s "$SOCK" status cache >/dev/null 2>&1; rc=$?
+[ $rc -eq 1 ] || fail "status with a standby down exited $rc, not 1"
 grep -q "refused" "$TMPD/table" || fail "table lacks the reason: $(cat "$TMPD/table")"
 grep -q "web" "$TMPD/table" && grep -q "gone" "$TMPD/table" || fail "table lacks rows: $(cat "$TMPD/table")"
 "$SPOFCTL" -s "$SOCK" status web >/dev/null 2>&1; rc=$?
