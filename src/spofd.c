@@ -85,14 +85,16 @@ daemon_load_config(const struct daemon *d, FILE *err, unsigned *nerrors)
 	struct config *cfg;
 
 	if (d->demo_dir != NULL) {
-		char *sock = xasprintf("%s/spofd.sock", d->demo_dir);
-		char *state = xasprintf("%s/state", d->demo_dir);
-		char *text = demo_config_text(sock, state);
+		char msg[512];
+		char *text = demo_prepare(d->demo_dir, msg, sizeof(msg));
 
+		if (text == NULL) {
+			fprintf(err, "<demo>: %s\n", msg);
+			*nerrors = 1;
+			return NULL;
+		}
 		cfg = config_load_string(text, "<demo>", err, nerrors);
 		free(text);
-		free(state);
-		free(sock);
 		return cfg;
 	}
 	return config_load(d->config_path, err, nerrors);
