@@ -433,6 +433,9 @@ config_name_valid(const char *s)
 
 	if (len == 0 || len >= CONFIG_NAME_MAX)
 		return false;
+	/* A letter or digit first: "-" stands for "none" in the state file. */
+	if (!isalnum((unsigned char)s[0]))
+		return false;
 	for (; *s != '\0'; s++) {
 		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' && *s != '-')
 			return false;
@@ -440,7 +443,7 @@ config_name_valid(const char *s)
 	return true;
 }
 
-#define CONFIG_NAME_RULE "use 1 to 63 of A-Z a-z 0-9 _ . -"
+#define CONFIG_NAME_RULE "use 1 to 63 of A-Z a-z 0-9 _ . -, starting with a letter or digit"
 
 static bool
 config_bool_parse(const char *s, bool *out)

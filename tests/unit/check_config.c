@@ -450,6 +450,8 @@ static const struct {
 	{ SVC MEM "[member /a]\n", "t.conf:4: member: expected [member SERVICE/NAME]" },
 	{ SVC MEM "[member s/a b]\n", "t.conf:4: member: bad member name \"a b\"" },
 	{ SVC MEM "[member s$/a]\n", "t.conf:4: member: bad service name \"s$\"" },
+	{ SVC MEM "[member s/-]\n", "t.conf:4: member: bad member name \"-\"" },
+	{ SVC MEM "[member s/.hidden]\n", "t.conf:4: member: bad member name \".hidden\"" },
 	{ SVC MEM "\n[member s/a]\n", "t.conf:5: member: duplicate member \"s/a\" (first at line 2)" },
 	{ SVC MEM SVC, "t.conf:4: service: service \"s\" given twice (first at line 1)" },
 	{ "[spofd]\n" SVC MEM "[spofd]\n", "t.conf:5: spofd: section [spofd] given twice (first at line 1)" },
