@@ -256,6 +256,32 @@ svc_push_hook(struct service *s, enum hook_kind kind, const char *reason, const 
 	s->ops.run_hook(s->ops.arg, s->conf->name, &job);
 }
 
+/* on_demote of the change's old primary, after giving up what it held here. */
+static void
+svc_demote(struct service *s)
+{
+	s->ch.step = HOOK_DEMOTE;
+	if (s->ops.release != NULL)
+		s->ops.release(s->ops.arg, s->conf->name, s->ch.from);
+	svc_push_hook(s, HOOK_DEMOTE, s->ch.reason, s->ch.from, s->ch.to);
+}
+
+static void svc_promote_failed(struct service *s, const char *summary);
+
+/* on_promote of the change's new primary, once what goes with it is here. */
+static void
+svc_promote(struct service *s)
+{
+	char err[256] = "";
+
+	s->ch.step = HOOK_PROMOTE;
+	if (s->ops.acquire != NULL && !s->ops.acquire(s->ops.arg, s->conf->name, s->ch.to, err, sizeof(err))) {
+		svc_promote_failed(s, err);
+		return;
+	}
+	svc_push_hook(s, HOOK_PROMOTE, s->ch.reason, s->ch.from, s->ch.to);
+}
+
 static void
 svc_change_clear(struct service *s)
 {
@@ -310,13 +336,10 @@ svc_start_change(struct service *s, const char *reason, const char *to, bool gra
 		svc_event(s, "+failover-start", "%s -> %s, epoch %llu (%s)", from ? from : "-", to,
 		    (unsigned long long)epoch, reason);
 	svc_set_state(s, SVC_FAILING_OVER, "%s: %s -> %s", reason, from ? from : "-", to);
-	if (from != NULL && svc_member(s, from) != NULL) {
-		s->ch.step = HOOK_DEMOTE;
-		svc_push_hook(s, HOOK_DEMOTE, reason, from, to);
-	} else {
-		s->ch.step = HOOK_PROMOTE;
-		svc_push_hook(s, HOOK_PROMOTE, reason, from, to);
-	}
+	if (from != NULL && svc_member(s, from) != NULL)
+		svc_demote(s);
+	else
+		svc_promote(s);
 }
 
 /* The primary is down (or missing): fail over now, or say why not. */
@@ -626,8 +649,6 @@ service_hold(struct service *s, uint64_t until_us)
 void
 service_hook_done(struct service *s, enum hook_kind kind, const struct hook_result *r)
 {
-	uint64_t now = svc_now(s);
-
 	if (kind == HOOK_CHANGE) {
 		if (!r->ok)
 			log_warn("service %s: on_change failed: %s", s->conf->name, r->summary);
@@ -650,8 +671,7 @@ service_hook_done(struct service *s, enum hook_kind kind, const struct hook_resu
 			}
 			/* The old primary is down: fencing it is best effort. */
 		}
-		s->ch.step = HOOK_PROMOTE;
-		svc_push_hook(s, HOOK_PROMOTE, s->ch.reason, s->ch.from, s->ch.to);
+		svc_promote(s);
 		return;
 	}
 	if (r->ok) {
@@ -663,11 +683,22 @@ service_hook_done(struct service *s, enum hook_kind kind, const struct hook_resu
 		service_eval(s);
 		return;
 	}
-	svc_event(s, "+promote-failed", "%s: %s", s->ch.to, r->summary);
+	svc_promote_failed(s, r->summary);
+}
+
+/* The new primary could not take over: try the next one after a back-off. */
+static void
+svc_promote_failed(struct service *s, const char *summary)
+{
+	uint64_t now = svc_now(s);
+
+	svc_event(s, "+promote-failed", "%s: %s", s->ch.to, summary);
+	if (s->ops.release != NULL)
+		s->ops.release(s->ops.arg, s->conf->name, s->ch.to);
 	svc_backoff_set(s, s->ch.to, now + s->conf->promote_backoff_ms * 1000u);
 	s->retry_at_us = now + s->conf->promote_backoff_ms * 1000u;
-	svc_set_state(s, SVC_FAILED, "on_promote of %s failed (%s); next attempt in %llu ms",
-	    s->ch.to, r->summary, (unsigned long long)s->conf->promote_backoff_ms);
+	svc_set_state(s, SVC_FAILED, "promotion of %s failed (%s); next attempt in %llu ms",
+	    s->ch.to, summary, (unsigned long long)s->conf->promote_backoff_ms);
 	svc_change_clear(s);
 	svc_arm(s, s->retry_at_us);
 }

@@ -38,6 +38,14 @@ struct service_ops {
 	const struct health *(*health)(void *arg, const char *service, const char *member);
 	/* Persist (epoch, primary) of SERVICE; false: the change must not happen. */
 	bool (*persist)(void *arg, const char *service, uint64_t epoch, const char *primary);
+	/*
+	 * This node takes or gives up what goes with MEMBER being primary here
+	 * (the VIPs) before on_promote runs / before on_demote runs.  acquire
+	 * false (message in ERR): the promotion fails like a failed on_promote.
+	 * Either may be NULL.
+	 */
+	bool (*acquire)(void *arg, const char *service, const char *member, char *err, size_t errlen);
+	void (*release)(void *arg, const char *service, const char *member);
 	/* Run a hook; the result comes back through service_hook_done(). */
 	void (*run_hook)(void *arg, const char *service, const struct hook_job *job);
 	/* A stable event name ("+promoted") and its detail, for log and history. */

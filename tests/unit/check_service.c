@@ -87,8 +87,29 @@ fake_arm(void *arg, const char *service, uint64_t at)
 		armed_at = at;
 }
 
+static char refuse_acquire[16];  /* acquire fails for this member */
+static char released[MAXLOG][16];
+static int n_released;
+
+static bool
+fake_acquire(void *arg, const char *service, const char *member, char *err, size_t len)
+{
+	if (strcmp(member, refuse_acquire) == 0) {
+		snprintf(err, len, "vip: no such device");
+		return false;
+	}
+	return true;
+}
+
+static void
+fake_release(void *arg, const char *service, const char *member)
+{
+	snprintf(released[n_released++], sizeof(released[0]), "%s", member);
+}
+
 static const struct service_ops ops = {
 	.now = fake_now, .wall = fake_wall, .health = fake_health, .persist = fake_persist,
+	.acquire = fake_acquire, .release = fake_release,
 	.run_hook = fake_run_hook, .event = fake_event, .arm = fake_arm, .arg = NULL,
 };
 
@@ -129,6 +150,8 @@ setup(void)
 	persisted_epoch = 0;
 	persisted_primary[0] = '\0';
 	persist_fails = false;
+	refuse_acquire[0] = '\0';
+	n_released = 0;
 	svc = NULL;
 }
 
@@ -421,6 +444,28 @@ START_TEST(test_promote_failure_tries_next)
 }
 END_TEST
 
+START_TEST(test_acquire_failure_is_a_failed_promotion)
+{
+	start_with_a();
+	snprintf(refuse_acquire, sizeof(refuse_acquire), "b");
+	set_health(0, HEALTH_DOWN);
+	ck_assert_int_eq(n_released, 1);
+	ck_assert_str_eq(released[0], "a"); /* released before on_demote */
+	finish_hook(0, true);
+	/* b cannot take the VIP: no on_promote for it, b released, c next. */
+	ck_assert_int_eq(n_hooks, 1);
+	ck_assert_int_eq(service_state(svc), SVC_FAILED);
+	ck_assert(had_event("+promote-failed"));
+	ck_assert_str_eq(released[1], "b");
+	advance(5000);
+	ck_assert_int_eq(n_hooks, 2);
+	ck_assert_str_eq(hooks[1].event, "demote");
+	finish_hook(1, true);
+	ck_assert_str_eq(hooks[2].event, "promote");
+	ck_assert_str_eq(hooks[2].new_primary, "c");
+}
+END_TEST
+
 START_TEST(test_switchover)
 {
 	char msg[256];
@@ -559,6 +604,7 @@ main(void)
 	tcase_add_test(tc, test_failback_auto_waits_and_ignores_flaps);
 	tcase_add_test(tc, test_maintenance);
 	tcase_add_test(tc, test_promote_failure_tries_next);
+	tcase_add_test(tc, test_acquire_failure_is_a_failed_promotion);
 	tcase_add_test(tc, test_switchover);
 	tcase_add_test(tc, test_switchover_demote_failure_stops);
 	tcase_add_test(tc, test_adopt_persisted_primary);
