@@ -32,6 +32,12 @@ static const char *const result_names[PROBE_RESULT_MAX] = {
 	[PROBE_EXEC_SIGNAL] = "exec-signal",
 	[PROBE_EXEC_ERROR] = "exec-error",
 	[PROBE_INTERNAL] = "internal",
+	[PROBE_AUTH_FAILED] = "auth-failed",
+	[PROBE_PG_UNAVAILABLE] = "pg-unavailable",
+	[PROBE_PROTOCOL_ERROR] = "protocol-error",
+	[PROBE_PG_ERROR] = "pg-error",
+	[PROBE_IN_RECOVERY] = "in-recovery",
+	[PROBE_SPLIT_BRAIN] = "split-brain-suspect",
 };
 
 const char *
@@ -149,6 +155,7 @@ probe_start(struct probe *p)
 		fatal("probe %s/%s started twice", p->svc->name, p->member->name);
 	p->running = true;
 	p->start_us = now_mono_us();
+	memset(&p->facts, 0, sizeof(p->facts));
 	p->eng->stats.started++;
 	p->eng->stats.in_flight++;
 	switch (p->check->type) {
@@ -195,6 +202,7 @@ probe_finish(struct probe *p, enum probe_result r, int code, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(o.detail, sizeof(o.detail), fmt, ap);
 	va_end(ap);
+	o.facts = p->facts;
 	p->running = false;
 	p->eng->stats.completed++;
 	p->eng->stats.in_flight--;

@@ -32,7 +32,21 @@ enum probe_result {
 	PROBE_EXEC_SIGNAL,     /* code: signal number */
 	PROBE_EXEC_ERROR,      /* could not run the command */
 	PROBE_INTERNAL,        /* local failure: no fd, no memory */
+	PROBE_AUTH_FAILED,     /* the backend refused our credentials */
+	PROBE_PG_UNAVAILABLE,  /* starting up, shutting down, in crash recovery */
+	PROBE_PROTOCOL_ERROR,  /* a reply that is not the protocol spoken */
+	PROBE_PG_ERROR,        /* the role query failed */
+	PROBE_IN_RECOVERY,     /* the service's primary reports itself a standby */
+	PROBE_SPLIT_BRAIN,     /* a standby reports itself a primary */
 	PROBE_RESULT_MAX
+};
+
+/* What a probe learned of the backend's role, beyond alive or not. */
+struct probe_facts {
+	bool role_known;       /* the backend said what it is */
+	bool in_recovery;      /* PostgreSQL: true on a standby */
+	bool lsn_known;
+	uint64_t lsn;          /* WAL position, bytes: current on a primary, last received/replayed on a standby */
 };
 
 struct probe_outcome {
@@ -40,6 +54,7 @@ struct probe_outcome {
 	int code;              /* status, exit code or signal; else 0 */
 	uint64_t latency_us;   /* from the probe's start to its verdict */
 	char detail[160];      /* human words, may be empty */
+	struct probe_facts facts;
 };
 
 /* "ok", "refused", "http-status 503", "exec-exit 2": into buf, returns buf. */

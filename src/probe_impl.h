@@ -31,6 +31,7 @@ struct probe {
 	void *impl;          /* per-type state, owned by the type's file */
 	struct event *defer; /* reports a verdict outside probe_start */
 	struct probe_outcome pending;
+	struct probe_facts facts; /* what the type learned; handed on by probe_finish */
 };
 
 /* Deliver the verdict (once); latency is measured here. */
