@@ -30,6 +30,10 @@ health_update(struct health *h, const struct check_conf *check,
 	h->checks++;
 	h->last = *o;
 	h->have_last = true;
+	if (o->facts.role_known || o->facts.lsn_known) {
+		h->facts = o->facts;
+		h->facts_mono_us = now_mono;
+	}
 	if (o->result == PROBE_OK) {
 		h->fail_run = 0;
 		if (h->ok_run < check->rise)

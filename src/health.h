@@ -25,6 +25,8 @@ struct health {
 	uint64_t since_wall_us;     /* wall clock of the last state change */
 	uint64_t since_mono_us;     /* monotonic time of the last state change */
 	uint64_t checks;            /* outcomes seen */
+	struct probe_facts facts;   /* last role/WAL facts a probe reported */
+	uint64_t facts_mono_us;     /* when they came; 0: never */
 };
 
 void health_init(struct health *h, uint64_t now_mono_us, uint64_t now_wall_us);

@@ -33,6 +33,7 @@ struct mon_member {
 	struct probe *probe;
 	struct event timer;
 	uint64_t due_us;     /* monotonic time the next probe is due */
+	bool split_brain;    /* flagged: a standby that says it is a primary */
 };
 
 struct monitor {
@@ -43,6 +44,8 @@ struct monitor {
 	size_t n_members;
 	monitor_change_fn on_change;
 	void *arg;
+	monitor_role_fn role_fn;
+	void *role_arg;
 	bool started;
 	uint64_t probes;
 	uint64_t late_max_us;
@@ -123,10 +126,50 @@ monitor_log_change(const struct mon_member *mm, enum health_state from)
 		    (unsigned long long)h->cause.latency_us);
 }
 
+/*
+ * A backend that reports its role must report the one it has: a primary
+ * in recovery serves no writes, and a standby that says it is a primary
+ * is a second primary.  Both become failures here, so they go through
+ * the same hysteresis as any other failed check.
+ */
+static const struct probe_outcome *
+monitor_judge_role(struct mon_member *mm, const struct probe_outcome *o, struct probe_outcome *buf)
+{
+	const char *primary;
+	bool enforce = false, is_primary;
+
+	if (o->result != PROBE_OK || !o->facts.role_known || mm->m->role_fn == NULL)
+		return o;
+	primary = mm->m->role_fn(mm->m->role_arg, mm->svc->name, &enforce);
+	if (!enforce || primary == NULL)
+		return o;
+	is_primary = strcmp(primary, mm->conf->name) == 0;
+	if (is_primary && o->facts.in_recovery) {
+		*buf = *o;
+		buf->result = PROBE_IN_RECOVERY;
+		snprintf(buf->detail, sizeof(buf->detail), "the primary reports itself in recovery (a standby)");
+		return buf;
+	}
+	if (!is_primary && !o->facts.in_recovery) {
+		if (!mm->split_brain)
+			log_warn("+split-brain-suspect %s/%s: a standby reports itself a primary; it is never "
+			    "accepted as one", mm->svc->name, mm->conf->name);
+		mm->split_brain = true;
+		*buf = *o;
+		buf->result = PROBE_SPLIT_BRAIN;
+		snprintf(buf->detail, sizeof(buf->detail), "a standby reports itself a primary");
+		return buf;
+	}
+	mm->split_brain = false;
+	return o;
+}
+
 static void
-monitor_probe_done(void *arg, const struct probe_outcome *o)
+monitor_probe_done(void *arg, const struct probe_outcome *o_in)
 {
 	struct mon_member *mm = arg;
+	struct probe_outcome judged;
+	const struct probe_outcome *o = monitor_judge_role(mm, o_in, &judged);
 	struct monitor *m = mm->m;
 	enum health_state from = mm->health.state;
 	uint64_t now = now_mono_us();
@@ -273,6 +316,13 @@ monitor_health(const struct monitor *m, const char *service, const char *member)
 }
 
 void
+monitor_set_role_fn(struct monitor *m, monitor_role_fn fn, void *arg)
+{
+	m->role_fn = fn;
+	m->role_arg = arg;
+}
+
+void
 monitor_stats(const struct monitor *m, struct monitor_stats *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -315,6 +365,10 @@ monitor_member_json(const struct mon_member *mm)
 		json_object_set_new(o, "detail", json_null());
 		json_object_set_new(o, "latency_us", json_null());
 	}
+	if (h->facts.role_known)
+		json_object_set_new(o, "reported_role", json_string(h->facts.in_recovery ? "standby" : "primary"));
+	if (h->facts.lsn_known)
+		json_object_set_new(o, "lsn", json_integer((json_int_t)h->facts.lsn));
 	json_object_set_new(o, "since", monitor_time_json(h->since_wall_us));
 	json_object_set_new(o, "checks", json_integer((json_int_t)h->checks));
 	return o;

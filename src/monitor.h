@@ -36,6 +36,16 @@ void monitor_free(struct monitor *m);
 
 const struct health *monitor_health(const struct monitor *m, const char *service, const char *member);
 
+/*
+ * For backends that report their role (PostgreSQL): FN says which member
+ * is SERVICE's primary (NULL: none) and whether roles are enforced now
+ * (not while a role change runs).  Enforced, the primary reporting itself
+ * a standby is judged in-recovery (a failure), and a standby reporting
+ * itself a primary split-brain-suspect (a failure, never accepted).
+ */
+typedef const char *(*monitor_role_fn)(void *arg, const char *service, bool *enforce);
+void monitor_set_role_fn(struct monitor *m, monitor_role_fn fn, void *arg);
+
 /* Schedule accounting, for status and benchmarks. */
 struct monitor_stats {
 	uint64_t probes;          /* verdicts handled */

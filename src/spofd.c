@@ -213,6 +213,7 @@ daemon_reload(struct daemon *d, char *msg, size_t msglen)
 	mon = monitor_new(d->base, d->eng, cfg, d->mon, daemon_member_changed, d);
 	monitor_free(d->mon);
 	d->mon = mon;
+	monitor_set_role_fn(mon, supervisor_primary, d->sup);
 	supervisor_set_monitor(d->sup, mon);
 	supervisor_reconf(d->sup, cfg);
 	config_free(d->cfg);
@@ -429,6 +430,7 @@ daemon_run(struct daemon *d)
 	d->hist = history_new(HISTORY_DEFAULT_SIZE);
 	d->sup = supervisor_new(d->base, d->procs, d->cfg, d->hist);
 	d->mon = monitor_new(d->base, d->eng, d->cfg, NULL, daemon_member_changed, d);
+	monitor_set_role_fn(d->mon, supervisor_primary, d->sup);
 	supervisor_set_monitor(d->sup, d->mon);
 	monitor_start(d->mon);
 	supervisor_start(d->sup);

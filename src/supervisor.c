@@ -329,6 +329,19 @@ supervisor_find(struct supervisor *sup, const char *name)
 	return sl != NULL ? sl->svc : NULL;
 }
 
+const char *
+supervisor_primary(void *arg, const char *service, bool *enforce)
+{
+	struct slot *sl = sup_slot(arg, service);
+
+	if (sl == NULL) {
+		*enforce = false;
+		return NULL;
+	}
+	*enforce = service_state(sl->svc) == SVC_OK;
+	return service_primary(sl->svc);
+}
+
 void
 supervisor_status_json(const struct supervisor *sup, json_t *services)
 {

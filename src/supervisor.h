@@ -39,6 +39,8 @@ void supervisor_reconf(struct supervisor *sup, const struct config *cfg);
 /* The event loop stalled: no automatic change before UNTIL_US (monotonic). */
 void supervisor_hold(struct supervisor *sup, uint64_t until_us);
 struct service *supervisor_find(struct supervisor *sup, const char *name);
+/* SERVICE's primary (NULL: none); ENFORCE: roles are judged (the service is steady). */
+const char *supervisor_primary(void *sup, const char *service, bool *enforce);
 /* Add each service's state and each member's role to the monitor's status array. */
 void supervisor_status_json(const struct supervisor *sup, json_t *services);
 /* Record an event of the daemon itself (SERVICE may be NULL): log and history. */
