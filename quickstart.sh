@@ -2,7 +2,8 @@
 # spofd quick start, run as root from the source tree on Debian 12:
 #
 #   ./quickstart.sh demo   install what is missing, build, and watch spofd
-#                          notice a backend die (DEMO_HOLD=1 keeps it running)
+#                          fail over when a backend dies (DEMO_HOLD=1 keeps
+#                          it running)
 #   ./quickstart.sh test   install what is missing, build, run the test suite,
 #                          the sanitizer build's test suite and the man page lint
 #                          (FULL=1 adds make distcheck)
@@ -21,8 +22,10 @@ usage: ./quickstart.sh demo|test
 
   demo   install the build dependencies (Debian 12, as root), build in ./build,
          start three demo backends on 127.0.0.1:18081-18083 and spofd with its
-         embedded demo configuration, kill one backend and show how spofd sees
-         it go down.  DEMO_HOLD=1 keeps everything running until Ctrl-C.
+         embedded demo configuration, kill the primary backend of "web" and
+         show spofd fail over to the other one: status before and after, the
+         hooks' output, the history.  DEMO_HOLD=1 keeps everything running
+         until Ctrl-C.
   test   install the build and test dependencies, build in ./build and run
          `make check`, then the same in ./build-asan with ASan and UBSan, then
          lint the man pages.  FULL=1 also runs `make distcheck`.
@@ -151,16 +154,21 @@ show_log() {
 	sed 's/^/    spofd| /'
 }
 
-# member_health MEMBER: its health from `spofctl status --json`, read with
-# grep and sed only (no jq on a minimal machine).  Members are flat JSON
-# objects, so cutting the reply at each '{' puts one member on each line.
-member_health() {
-	build/src/spofctl -s "$DEMO_DIR/spofd.sock" status --json 2>/dev/null | tr -d '\n' | tr '{' '\n' \
-	    | grep -E "\"name\": *\"$1\"" | sed -nE 's/.*"health": *"([a-z]+)".*/\1/p' | head -n 1 || true
+# web_settled_on MEMBER: true once `spofctl status web --json` says that
+# MEMBER is web's primary and the role change is over: the state is ok and
+# no hook runs or waits (so on_change has had its say too).  Read with grep
+# only: no jq on a minimal machine.
+web_settled_on() {
+	local json
+	json=$(build/src/spofctl -s "$DEMO_DIR/spofd.sock" status web --json 2>/dev/null) || true
+	grep -q "\"primary\": \"$1\"" <<<"$json" \
+	    && grep -q '"state": "ok"' <<<"$json" \
+	    && grep -q '"hook_running": false' <<<"$json" \
+	    && grep -q '"hooks_waiting": 0' <<<"$json"
 }
 
 run_demo() {
-	local spofctl="build/src/spofctl -s" i mark web1_pid
+	local spofctl="build/src/spofctl -s" i mark rc web1_pid
 	DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/spofd-demo.XXXXXX")
 	trap demo_cleanup EXIT
 	trap 'exit 130' INT
@@ -173,11 +181,12 @@ run_demo() {
 	start_backend cache1 127.0.0.1:18083 echo
 
 	say "starting: build/src/spofd --demo $DEMO_DIR (log: $DEMO_DIR/spofd.log)"
+	say "its hooks, in $DEMO_DIR/hooks, only say what a real hook would do"
 	build/src/spofd --demo "$DEMO_DIR" >>"$DEMO_DIR/spofd.log" 2>&1 &
 	DEMO_PIDS="$DEMO_PIDS $!"
 	local spofd_pid=$!
 
-	say "waiting until every member is up (spofctl status exits 0)"
+	say "waiting until every service has its primary and every member is up (spofctl status exits 0)"
 	i=0
 	until $spofctl "$DEMO_DIR/spofd.sock" status >/dev/null 2>&1; do
 		if ! kill -0 "$spofd_pid" 2>/dev/null; then
@@ -188,8 +197,14 @@ run_demo() {
 		if [ $i -gt 200 ]; then
 			show_log <"$DEMO_DIR/spofd.log" >&2
 			$spofctl "$DEMO_DIR/spofd.sock" status >&2 || true
-			die "not every member was up after 20 s"
+			die "no healthy primary after 20 s"
 		fi
+		sleep 0.1
+	done
+	# The first election's on_change may still be on its way to the log.
+	i=0
+	until web_settled_on web1 || [ $i -ge 50 ]; do
+		i=$((i + 1))
 		sleep 0.1
 	done
 	show_log <"$DEMO_DIR/spofd.log"
@@ -199,29 +214,35 @@ run_demo() {
 	echo
 
 	mark=$(wc -l <"$DEMO_DIR/spofd.log")
-	say "killing web1 (pid $web1_pid)"
+	say "killing web1, the primary of web (pid $web1_pid)"
 	kill -KILL "$web1_pid"
 	wait "$web1_pid" 2>/dev/null || true
 	DEMO_PIDS=${DEMO_PIDS/ $web1_pid/}
 
-	say "waiting until spofd sees web1 down (fall 2 x 500 ms)"
+	say "waiting until web2 is web's primary (fall 2 x 500 ms, then the hooks)"
 	i=0
-	until [ "$(member_health web1)" = down ]; do
+	until web_settled_on web2; do
 		i=$((i + 1))
 		if [ $i -gt 200 ]; then
 			show_log <"$DEMO_DIR/spofd.log" >&2
-			die "web1 not seen down after 20 s"
+			$spofctl "$DEMO_DIR/spofd.sock" status web >&2 || true
+			die "web did not fail over to web2 within 20 s"
 		fi
 		sleep 0.1
 	done
 	echo
-	say "spofd's log since the kill:"
-	tail -n +"$((mark + 1))" "$DEMO_DIR/spofd.log" | show_log
+	say "spofd's log since the kill: the events and what the hooks printed"
+	tail -n +"$((mark + 1))" "$DEMO_DIR/spofd.log" \
+	    | grep -E '[+-]sdown|\+failover-start|\+demoted|\+demote-failed|\+promoted|\+promote-failed|hook web on_' \
+	    | show_log || true
 	echo
 	say "spofctl -s $DEMO_DIR/spofd.sock status"
-	local rc=0
+	rc=0
 	$spofctl "$DEMO_DIR/spofd.sock" status || rc=$?
-	say "spofctl exited $rc (0: all up, 1: some member not up, 2: daemon unreachable)"
+	say "spofctl exited $rc (0: healthy, 1: degraded -- here web1 is down, 2: failed or no answer)"
+	echo
+	say "spofctl -s $DEMO_DIR/spofd.sock history web"
+	$spofctl "$DEMO_DIR/spofd.sock" history web
 	echo
 
 	if [ "${DEMO_HOLD:-0}" = 1 ]; then
@@ -229,7 +250,10 @@ run_demo() {
 ==> still running; press Ctrl-C to stop everything.  Meanwhile, in another shell:
       $SRCDIR/build/src/spofctl -s $DEMO_DIR/spofd.sock status
       $SRCDIR/build/src/spofctl -s $DEMO_DIR/spofd.sock status web --json
-      $SRCDIR/build/tests/testsrv 127.0.0.1:18081=http        # web1 back
+      $SRCDIR/build/tests/testsrv 127.0.0.1:18081=http        # web1 back (stays a standby: failback = manual)
+      $SRCDIR/build/src/spofctl -s $DEMO_DIR/spofd.sock switchover web --to web1
+      $SRCDIR/build/src/spofctl -s $DEMO_DIR/spofd.sock maintenance web on
+      $SRCDIR/build/src/spofctl -s $DEMO_DIR/spofd.sock history
       kill -HUP $spofd_pid                                  # reload
     spofd's log: $DEMO_DIR/spofd.log
 EOF
