@@ -103,3 +103,92 @@ state_dir = $TMPD/state
 log_level = debug
 EOT
 }
+
+# ---- failover, hooks, restart ----
+
+# hook_user_line: the [spofd] line that lets hooks owned by the user running
+# the tests pass the ownership check (root always may own them).
+hook_user_line() { echo "hook_user = $(id -un)"; }
+
+# write_hook NAME [BODY]: an executable /bin/sh hook at $TMPD/hooks/NAME
+# (NAME may hold a subdirectory) that appends one line per run to
+# $TMPD/hooks.log, then runs BODY:
+#   EVENT|SERVICE|EPOCH|OLD_PRIMARY|NEW_PRIMARY|NEW_PRIMARY_ADDRESS|NODE|REASON
+# Sets HOOK to its path.  Directories are 0755 and the file 0755: the
+# daemon refuses hooks writable by group or others.
+write_hook() {
+	HOOK=$TMPD/hooks/$1
+	wh_dir=$(dirname "$HOOK")
+	mkdir -p "$wh_dir" && chmod 0755 "$TMPD/hooks" "$wh_dir" || fail "cannot create $wh_dir"
+	{
+		echo '#!/bin/sh'
+		echo "echo \"\$SPOFD_EVENT|\$SPOFD_SERVICE|\$SPOFD_EPOCH|\$SPOFD_OLD_PRIMARY|\$SPOFD_NEW_PRIMARY|\$SPOFD_NEW_PRIMARY_ADDRESS|\$SPOFD_NODE|\$SPOFD_REASON\" >>'$TMPD/hooks.log'"
+		printf '%s\n' "${2:-}"
+	} >"$HOOK.tmp" || fail "cannot write $HOOK"
+	chmod 0755 "$HOOK.tmp" && mv "$HOOK.tmp" "$HOOK" || fail "cannot install $HOOK"
+}
+
+# wait_file_line PATTERN FILE SECONDS: poll until FILE has a line matching
+# PATTERN (a basic regular expression: '|' is literal).
+wait_file_line() {
+	wf_end=$(( $(date +%s) + $3 ))
+	until grep -q -- "$1" "$2" 2>/dev/null; do
+		[ "$(date +%s)" -ge "$wf_end" ] && fail "timed out after ${3}s waiting for '$1' in $(basename "$2")"
+		sleep 0.1
+	done
+}
+
+# count_lines PATTERN FILE: lines of FILE matching PATTERN (basic regex), 0 if none.
+count_lines() {
+	cl_n=$(grep -c -- "$1" "$2" 2>/dev/null)
+	echo "${cl_n:-0}"
+}
+
+# line_no PATTERN FILE: number of the first line of FILE matching PATTERN (empty if none).
+line_no() { grep -n -- "$1" "$2" 2>/dev/null | head -n 1 | cut -d: -f1; }
+
+# start_testsrv_port NAME PORT MODE: like start_testsrv, on a given port
+# (a backend brought back where it was).  Sets PORT_<NAME> and PID_<NAME>.
+start_testsrv_port() {
+	ts_name=$1; ts_port=$2; ts_mode=$3
+	rm -f "$TMPD/ready.$ts_name"
+	ts_try=0
+	while :; do
+		"$TESTSRV" -r "$TMPD/ready.$ts_name" "127.0.0.1:$ts_port=$ts_mode" >>"$TMPD/testsrv.$ts_name.log" 2>&1 &
+		ts_pid=$!
+		PIDS="$PIDS $ts_pid"
+		ts_i=0
+		while [ ! -s "$TMPD/ready.$ts_name" ] && kill -0 "$ts_pid" 2>/dev/null; do
+			ts_i=$((ts_i + 1)); [ $ts_i -gt 100 ] && fail "testsrv $ts_name did not start on port $ts_port"
+			sleep 0.05
+		done
+		[ -s "$TMPD/ready.$ts_name" ] && break
+		# The port may linger for a moment after the old backend died.
+		wait "$ts_pid" 2>/dev/null
+		ts_try=$((ts_try + 1))
+		[ $ts_try -gt 20 ] && fail "testsrv $ts_name cannot listen on port $ts_port: $(tail -n 3 "$TMPD/testsrv.$ts_name.log")"
+		sleep 0.25
+	done
+	eval "PORT_$ts_name=$ts_port; PID_$ts_name=$ts_pid"
+}
+
+# stop_spofd: SIGTERM to the daemon, wait for it, require exit status 0 and
+# no sanitizer report (ASan and LeakSanitizer write to its stderr).
+stop_spofd() {
+	kill -TERM "$SPOFD_PID" 2>/dev/null
+	wait "$SPOFD_PID"; ss_rc=$?
+	[ $ss_rc -eq 0 ] || fail "spofd exited $ss_rc after SIGTERM"
+	! grep -q 'Sanitizer' "$TMPD/spofd.log" || fail "sanitizer report in the daemon's log"
+}
+
+# pid_alive PID: the process exists and is not a zombie waiting for a reaper.
+pid_alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	pa_state=$(sed -n 's/^[^)]*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)
+	[ "$pa_state" != Z ]
+}
+
+# service_field SERVICE FIELD: one field of one service from status (jq -r).
+service_field() {
+	status_json | jq -r --arg s "$1" --arg f "$2" '.services[] | select(.name == $s) | .[$f]'
+}
