@@ -17,6 +17,7 @@
  */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -67,6 +68,7 @@ enum config_value {
 	VAL_ARGV,
 	VAL_ADDRESS,
 	VAL_USER,         /* char *, a user known to the system */
+	VAL_VIPS,         /* struct vip_conf array, "ADDRESS/PREFIX dev IFACE, ..." */
 	VAL_FAILBACK,     /* bool, manual or auto */
 	VAL_HOOK,         /* char *, checked with hook_check_path() once hook_user is known */
 };
@@ -94,6 +96,8 @@ struct config_key {
 #define BYTES_KEY(n, f) { n, SECTION_SERVICE, VAL_ESCAPED, offsetof(struct service_conf, check.f), \
 	offsetof(struct service_conf, check.f##_len), 0, 0, FOR_TCP }
 #define SERVICE_KEY(n, f, t) { n, SECTION_SERVICE, t, offsetof(struct service_conf, f), 0, 0, 0, 0 }
+#define SERVICE_COUNT_KEY(n, f, lo, hi) \
+	{ n, SECTION_SERVICE, VAL_COUNT, offsetof(struct service_conf, f), 0, lo, hi, 0 }
 #define MEMBER_KEY(n, t, hi) { #n, SECTION_MEMBER, t, offsetof(struct member_conf, n), 0, 0, hi, 0 }
 
 static const struct config_key config_keys[] = {
@@ -133,6 +137,10 @@ static const struct config_key config_keys[] = {
 	SERVICE_KEY("failover_cooldown", failover_cooldown_ms, VAL_DURATION0),
 	/* never 0: a hook failing at once would otherwise cycle through the members */
 	SERVICE_KEY("promote_backoff", promote_backoff_ms, VAL_DURATION),
+	SERVICE_KEY("vip", vips, VAL_VIPS),
+	SERVICE_COUNT_KEY("garp_repeat", garp_repeat, 1, CONFIG_GARP_REPEAT_MAX),
+	SERVICE_KEY("garp_interval", garp_interval_ms, VAL_DURATION),
+	SERVICE_KEY("garp_refresh", garp_refresh_ms, VAL_DURATION0),
 	MEMBER_KEY(address, VAL_ADDRESS, 0),
 	MEMBER_KEY(node, VAL_NAME, 0),
 	MEMBER_KEY(priority, VAL_INT, CONFIG_PRIORITY_MAX),
@@ -426,6 +434,118 @@ config_parse_address(const char *s, char **host, char **port)
 	return NULL;
 }
 
+/* As the kernel's dev_valid_name() sees it. */
+static bool
+config_ifname_valid(const char *s)
+{
+	if (*s == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (; *s != '\0'; s++) {
+		if (*s == '/' || *s == ':' || isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
+			return false;
+	}
+	return true;
+}
+
+/* Neither unspecified, nor multicast, nor the IPv4 limited broadcast. */
+static bool
+config_vip_unicast(const struct vip_conf *v)
+{
+	static const unsigned char zero[16];
+
+	if (v->family == AF_INET)
+		return memcmp(v->addr, zero, 4) != 0 && (v->addr[0] & 0xf0) != 0xe0 &&
+		    memcmp(v->addr, "\xff\xff\xff\xff", 4) != 0;
+	return memcmp(v->addr, zero, 16) != 0 && v->addr[0] != 0xff;
+}
+
+#define CONFIG_VIP_FORM "use ADDRESS/PREFIX dev IFACE"
+
+const char *
+config_parse_vip(const char *s, struct vip_conf *out, char *buf, size_t len)
+{
+	char *copy = xstrdup(s), *save = NULL;
+	char *addr, *kw, *dev, *extra, *slash;
+	char text[INET6_ADDRSTRLEN];
+	const char *msg = NULL;
+	long prefix = 0, max;
+
+	memset(out, 0, sizeof(*out));
+	addr = strtok_r(copy, " \t", &save);
+	kw = addr != NULL ? strtok_r(NULL, " \t", &save) : NULL;
+	dev = kw != NULL ? strtok_r(NULL, " \t", &save) : NULL;
+	extra = dev != NULL ? strtok_r(NULL, " \t", &save) : NULL;
+	if (addr == NULL) {
+		snprintf(buf, len, "empty VIP (" CONFIG_VIP_FORM ")");
+		goto fail;
+	}
+	if ((slash = strchr(addr, '/')) == NULL) {
+		snprintf(buf, len, "missing prefix length after \"%s\" (" CONFIG_VIP_FORM ")", addr);
+		goto fail;
+	}
+	*slash = '\0';
+	out->family = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+	if (inet_pton(out->family, addr, out->addr) != 1) {
+		snprintf(buf, len, "bad %s address \"%s\" (" CONFIG_VIP_FORM ")",
+		    out->family == AF_INET ? "IPv4" : "IPv6", addr);
+		goto fail;
+	}
+	if (!config_vip_unicast(out)) {
+		snprintf(buf, len, "%s is not a unicast address", addr);
+		goto fail;
+	}
+	max = out->family == AF_INET ? 32 : 128;
+	if ((msg = config_parse_long(slash + 1, 1, max, &prefix)) != NULL) {
+		snprintf(buf, len, "prefix length \"%s\" of %s is %s (use 1 to %ld)", slash + 1, addr,
+		    msg, max);
+		goto fail;
+	}
+	if (kw == NULL || strcmp(kw, "dev") != 0 || dev == NULL) {
+		snprintf(buf, len, "missing \"dev IFACE\" after %s/%ld (" CONFIG_VIP_FORM ")", addr, prefix);
+		goto fail;
+	}
+	if (strlen(dev) > CONFIG_IFNAME_MAX) {
+		snprintf(buf, len, "interface name \"%s\" too long (at most %d characters)", dev,
+		    CONFIG_IFNAME_MAX);
+		goto fail;
+	}
+	if (!config_ifname_valid(dev)) {
+		snprintf(buf, len, "bad interface name \"%s\"", dev);
+		goto fail;
+	}
+	if (extra != NULL) {
+		snprintf(buf, len, "unexpected \"%s\" after \"dev %s\" (separate VIPs with commas)", extra,
+		    dev);
+		goto fail;
+	}
+	out->prefix = (unsigned)prefix;
+	out->dev = xstrdup(dev);
+	inet_ntop(out->family, out->addr, text, sizeof(text));
+	out->text = xasprintf("%s/%u", text, out->prefix);
+	free(copy);
+	return NULL;
+fail:
+	free(copy);
+	memset(out, 0, sizeof(*out));
+	return buf;
+}
+
+void
+vip_conf_free(struct vip_conf *v)
+{
+	free(v->dev);
+	free(v->text);
+	v->dev = NULL;
+	v->text = NULL;
+}
+
+static bool
+config_vip_same_address(const struct vip_conf *a, const struct vip_conf *b)
+{
+	return a->family == b->family &&
+	    memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
+}
+
 static bool
 config_name_valid(const char *s)
 {
@@ -637,6 +757,9 @@ config_service_init(struct service_conf *svc, const char *name, unsigned line)
 	svc->check.exec_kill_grace_ms = DEFAULT_EXEC_KILL_GRACE_MS;
 	svc->hook_timeout_ms = DEFAULT_HOOK_TIMEOUT_MS;
 	svc->hook_kill_grace_ms = DEFAULT_HOOK_KILL_GRACE_MS;
+	svc->garp_repeat = DEFAULT_GARP_REPEAT;
+	svc->garp_interval_ms = DEFAULT_GARP_INTERVAL_MS;
+	svc->garp_refresh_ms = DEFAULT_GARP_REFRESH_MS;
 	svc->failback_auto = false;
 	svc->failback_delay_ms = DEFAULT_FAILBACK_DELAY_MS;
 	svc->failover_cooldown_ms = DEFAULT_FAILOVER_COOLDOWN_MS;
@@ -876,6 +999,55 @@ config_resolve_path(const struct config_parser *p, const char *name)
 	return xasprintf("%.*s/%s", (int)(slash - p->path), p->path, name);
 }
 
+/* "vip = ADDRESS/PREFIX dev IFACE, ...": the whole list, or nothing (after reporting). */
+static bool
+config_vips_set(struct config_parser *p, const struct config_key *k, void *base, const char *value)
+{
+	struct service_conf *svc = base;
+	struct vip_conf *vips = NULL;
+	size_t n = 0;
+	char buf[256];
+	const char *msg = NULL;
+
+	for (const char *q = value; msg == NULL; q++) {
+		const char *comma = strchr(q, ',');
+		char *copy = xstrndup(q, comma != NULL ? (size_t)(comma - q) : strlen(q));
+		char *item = str_trim(copy);
+		struct vip_conf v;
+
+		if (*item == '\0') {
+			msg = "empty item in the list (use ADDRESS/PREFIX dev IFACE, ADDRESS/PREFIX dev IFACE)";
+		} else if ((msg = config_parse_vip(item, &v, buf, sizeof(buf))) == NULL) {
+			for (size_t i = 0; i < n && msg == NULL; i++) {
+				if (config_vip_same_address(&vips[i], &v)) {
+					snprintf(buf, sizeof(buf), "%s given twice", v.text);
+					msg = buf;
+				}
+			}
+			if (msg != NULL) {
+				vip_conf_free(&v);
+			} else {
+				vips = xrealloc(vips, (n + 1) * sizeof(*vips));
+				vips[n++] = v;
+			}
+		}
+		free(copy);
+		if (comma == NULL)
+			break;
+		q = comma;
+	}
+	if (msg != NULL) {
+		config_error(p, p->lineno, k->name, "%s", msg);
+		for (size_t i = 0; i < n; i++)
+			vip_conf_free(&vips[i]);
+		free(vips);
+		return false;
+	}
+	svc->vips = vips;
+	svc->n_vips = n;
+	return true;
+}
+
 /* Parse VALUE of key K into BASE; false (after reporting) when it is wrong. */
 static bool
 config_key_set(struct config_parser *p, const struct config_key *k, void *base, const char *value)
@@ -1040,6 +1212,8 @@ config_key_set(struct config_parser *p, const struct config_key *k, void *base, 
 		m->port = port;
 		return true;
 	}
+	case VAL_VIPS:
+		return config_vips_set(p, k, base, value);
 	case VAL_USER:
 		errno = 0;
 		if (getpwnam(value) == NULL) {
@@ -1251,6 +1425,9 @@ config_free(struct config *cfg)
 		free(svc->on_promote);
 		free(svc->on_demote);
 		free(svc->on_change);
+		for (size_t j = 0; j < svc->n_vips; j++)
+			vip_conf_free(&svc->vips[j]);
+		free(svc->vips);
 		for (size_t j = 0; j < svc->n_members; j++)
 			config_member_free(&svc->members[j]);
 		free(svc->members);
@@ -1360,6 +1537,40 @@ config_check_hooks(struct config_parser *p)
 	}
 }
 
+/*
+ * One address, one owner: two services holding the same VIP would take
+ * it from each other at every failover.  Reported at the later one.
+ */
+static void
+config_check_vips(struct config_parser *p)
+{
+	struct config *cfg = p->cfg;
+
+	for (size_t i = 0; i < p->n_sections; i++) {
+		const struct config_section *sec = &p->sections[i];
+		const struct service_conf *svc;
+		bool reported = false;
+
+		if (sec->kind != SECTION_SERVICE)
+			continue;
+		svc = &cfg->services[sec->index];
+		for (size_t a = 0; a < svc->n_vips && !reported; a++) {
+			for (size_t j = 0; j < sec->index && !reported; j++) {
+				const struct service_conf *other = &cfg->services[j];
+
+				for (size_t b = 0; b < other->n_vips && !reported; b++) {
+					if (!config_vip_same_address(&svc->vips[a], &other->vips[b]))
+						continue;
+					config_error(p, config_key_line(sec, "vip"), "vip",
+					    "%s is already a VIP of service %s (line %u)", svc->vips[a].text,
+					    other->name, other->line);
+					reported = true;
+				}
+			}
+		}
+	}
+}
+
 static void
 config_defaults(struct config *cfg)
 {
@@ -1394,6 +1605,7 @@ config_parse(struct config_parser *p, FILE *err, unsigned *nerrors)
 		config_error(p, (unsigned)rc, "syntax", "cannot parse this line");
 	config_resolve(p);
 	config_check_hooks(p);
+	config_check_vips(p);
 	config_defaults(cfg);
 
 	if (p->n_messages > 1)
@@ -1516,4 +1728,11 @@ member_conf_equal(const struct member_conf *a, const struct member_conf *b)
 	    config_str_equal(a->address, b->address) && config_str_equal(a->host, b->host) &&
 	    config_str_equal(a->port, b->port) && config_str_equal(a->node, b->node) &&
 	    a->priority == b->priority;
+}
+
+bool
+vip_conf_equal(const struct vip_conf *a, const struct vip_conf *b)
+{
+	return config_vip_same_address(a, b) && a->prefix == b->prefix &&
+	    config_str_equal(a->dev, b->dev);
 }

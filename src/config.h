@@ -20,6 +20,11 @@
 #define DEFAULT_RISE 3
 #define DEFAULT_FALL 3
 #define DEFAULT_EXEC_KILL_GRACE_MS 1000
+#define DEFAULT_GARP_REPEAT 3          /* announcements after a VIP is added */
+#define DEFAULT_GARP_INTERVAL_MS 100   /* between them */
+#define DEFAULT_GARP_REFRESH_MS 0      /* one more every so often while held; 0: never */
+#define CONFIG_GARP_REPEAT_MAX 100
+#define CONFIG_IFNAME_MAX 15           /* characters of an interface name (IFNAMSIZ - 1) */
 #define DEFAULT_HOOK_TIMEOUT_MS 30000
 #define DEFAULT_HOOK_KILL_GRACE_MS 5000
 #define DEFAULT_FAILBACK_DELAY_MS 30000
@@ -74,12 +79,31 @@ struct member_conf {
 	unsigned line;   /* line of the [member ...] header */
 };
 
+/*
+ * A virtual IP of a service, held by the node its primary runs on.  The
+ * interface need not exist at load: it may come later, and a missing one
+ * is a runtime error.
+ */
+struct vip_conf {
+	int family;             /* AF_INET or AF_INET6 */
+	unsigned char addr[16]; /* network byte order; IPv4 in the first 4 bytes */
+	unsigned prefix;        /* prefix length, bits */
+	char *dev;              /* interface name */
+	char *text;             /* "192.0.2.100/24", the address as inet_ntop writes it */
+};
+
 struct service_conf {
 	char *name;
 	struct check_conf check;
 	struct member_conf *members; /* in file order */
 	size_t n_members;
 	unsigned line;   /* line of the [service ...] header */
+	/* virtual IPs, moved with the primary */
+	struct vip_conf *vips;       /* in file order; NULL: none */
+	size_t n_vips;
+	unsigned garp_repeat;        /* announcements after adding a VIP */
+	uint64_t garp_interval_ms;   /* between them */
+	uint64_t garp_refresh_ms;    /* one more every so often while held; 0: never */
 	/* hooks: absolute paths, checked at load; NULL: none */
 	char *on_promote;
 	char *on_demote;
@@ -132,6 +156,15 @@ const char *config_parse_duration(const char *s, uint64_t *ms);
 const char *config_parse_status_list(const char *s, struct status_range *out, size_t max, size_t *n);
 /* "host:port", "[v6]:port".  Returns NULL on success, else a message. */
 const char *config_parse_address(const char *s, char **host, char **port);
+/*
+ * One "ADDRESS/PREFIX dev IFACE" (IPv4 or IPv6) into OUT, whose dev and
+ * text are allocated (free with vip_conf_free).  Returns NULL on success,
+ * else a message written to BUF.
+ */
+const char *config_parse_vip(const char *s, struct vip_conf *out, char *buf, size_t len);
+void vip_conf_free(struct vip_conf *v);
+/* Same address, prefix and interface. */
+bool vip_conf_equal(const struct vip_conf *a, const struct vip_conf *b);
 
 const char *check_type_str(enum check_type t);
 

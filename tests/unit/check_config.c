@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,6 +134,11 @@ START_TEST(test_minimal_defaults)
 	ck_assert_uint_eq(svc->failback_delay_ms, 30000);
 	ck_assert_uint_eq(svc->failover_cooldown_ms, 30000);
 	ck_assert_uint_eq(svc->promote_backoff_ms, 5000);
+	ck_assert_ptr_null(svc->vips);
+	ck_assert_uint_eq(svc->n_vips, 0);
+	ck_assert_uint_eq(svc->garp_repeat, 3);
+	ck_assert_uint_eq(svc->garp_interval_ms, 100);
+	ck_assert_uint_eq(svc->garp_refresh_ms, 0);
 
 	ck_assert_uint_eq(svc->n_members, 1);
 	ck_assert_str_eq(svc->members[0].service, "web");
@@ -205,6 +211,20 @@ START_TEST(test_full_every_key)
 	ck_assert_uint_eq(web->failback_delay_ms, 120000);
 	ck_assert_uint_eq(web->failover_cooldown_ms, 0);
 	ck_assert_uint_eq(web->promote_backoff_ms, 1500);
+	ck_assert_uint_eq(web->n_vips, 2);
+	ck_assert_int_eq(web->vips[0].family, AF_INET);
+	ck_assert_mem_eq(web->vips[0].addr, "\xc0\x00\x02\x64", 4);
+	ck_assert_uint_eq(web->vips[0].prefix, 24);
+	ck_assert_str_eq(web->vips[0].dev, "br0");
+	ck_assert_str_eq(web->vips[0].text, "192.0.2.100/24");
+	ck_assert_int_eq(web->vips[1].family, AF_INET6);
+	ck_assert_uint_eq(web->vips[1].prefix, 64);
+	ck_assert_str_eq(web->vips[1].dev, "eth1.20");
+	/* written back the way inet_ntop writes it */
+	ck_assert_str_eq(web->vips[1].text, "2001:db8::100/64");
+	ck_assert_uint_eq(web->garp_repeat, 5);
+	ck_assert_uint_eq(web->garp_interval_ms, 250);
+	ck_assert_uint_eq(web->garp_refresh_ms, 60000);
 
 	redis = config_find_service(cfg, "redis");
 	ck_assert_ptr_nonnull(redis);
@@ -212,6 +232,8 @@ START_TEST(test_full_every_key)
 	ck_assert_ptr_null(redis->on_promote);
 	ck_assert(!redis->failback_auto);
 	ck_assert_uint_eq(redis->failover_cooldown_ms, DEFAULT_FAILOVER_COOLDOWN_MS);
+	ck_assert_uint_eq(redis->n_vips, 0);
+	ck_assert_uint_eq(redis->garp_repeat, DEFAULT_GARP_REPEAT);
 	c = &redis->check;
 	ck_assert_int_eq(c->type, CHECK_TCP);
 	ck_assert_uint_eq(c->interval_ms, 3600 * 1000);
@@ -395,6 +417,37 @@ START_TEST(test_failover_keys)
 }
 END_TEST
 
+START_TEST(test_vip_keys)
+{
+	struct config *cfg;
+
+	/* one VIP, blanks anywhere between the words; the limits of each count */
+	cfg = expect_ok("[service s]\nvip =   198.51.100.7/32\tdev  e0  \ngarp_repeat = 1\n"
+	    "garp_interval = 1ms\ngarp_refresh = 0ms\n[member s/a]\naddress = 127.0.0.1:1\n");
+	ck_assert_uint_eq(cfg->services[0].n_vips, 1);
+	ck_assert_str_eq(cfg->services[0].vips[0].text, "198.51.100.7/32");
+	ck_assert_str_eq(cfg->services[0].vips[0].dev, "e0");
+	ck_assert_uint_eq(cfg->services[0].garp_repeat, 1);
+	ck_assert_uint_eq(cfg->services[0].garp_interval_ms, 1);
+	ck_assert_uint_eq(cfg->services[0].garp_refresh_ms, 0);
+	config_free(cfg);
+
+	/* several, both families, in file order; a 15-character interface name */
+	cfg = expect_ok("[service s]\nvip = 203.0.113.9/24 dev e0,2001:db8::1/128 dev abcdefghijklmno ,"
+	    " 192.0.2.1/1 dev e0\ngarp_repeat = 100\n[member s/a]\naddress = 127.0.0.1:1\n"
+	    "[service t]\nvip = 2001:db8::2/64 dev e0\n[member t/a]\naddress = 127.0.0.1:1\n");
+	ck_assert_uint_eq(cfg->services[0].n_vips, 3);
+	ck_assert_str_eq(cfg->services[0].vips[0].text, "203.0.113.9/24");
+	ck_assert_str_eq(cfg->services[0].vips[1].text, "2001:db8::1/128");
+	ck_assert_str_eq(cfg->services[0].vips[1].dev, "abcdefghijklmno");
+	ck_assert_str_eq(cfg->services[0].vips[2].text, "192.0.2.1/1");
+	ck_assert_uint_eq(cfg->services[0].garp_repeat, 100);
+	ck_assert_uint_eq(cfg->services[1].n_vips, 1);
+	ck_assert_uint_eq(cfg->services[1].garp_repeat, DEFAULT_GARP_REPEAT);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_line_length_limit)
 {
 	/* 199 characters fit, 200 do not */
@@ -557,6 +610,56 @@ static const struct {
 	{ SVC "[member s/a]\naddress = a b:80\n", "t.conf:3: address: bad address \"a b:80\": bad character in host" },
 	{ SVC "[member s/a]\npriority = 1\n", "t.conf:2: address: missing in [member s/a] (required for check tcp)" },
 	{ SVC "[member s/a]\nnode = n 2\naddress = h:1\n", "t.conf:3: node: bad name \"n 2\"" },
+	/* virtual IPs */
+	{ SVC "vip =\n" MEM, "t.conf:2: vip: empty value" },
+	{ SVC "vip = 192.0.2.1 dev e0\n" MEM,
+	  "t.conf:2: vip: missing prefix length after \"192.0.2.1\" (use ADDRESS/PREFIX dev IFACE)" },
+	{ SVC "vip = 192.0.2.256/24 dev e0\n" MEM, "t.conf:2: vip: bad IPv4 address \"192.0.2.256\"" },
+	{ SVC "vip = 192.0.2/24 dev e0\n" MEM, "t.conf:2: vip: bad IPv4 address \"192.0.2\"" },
+	{ SVC "vip = web.example/24 dev e0\n" MEM, "t.conf:2: vip: bad IPv4 address \"web.example\"" },
+	{ SVC "vip = 2001:db8::g/64 dev e0\n" MEM, "t.conf:2: vip: bad IPv6 address \"2001:db8::g\"" },
+	{ SVC "vip = fe80::1%e0/64 dev e0\n" MEM, "t.conf:2: vip: bad IPv6 address \"fe80::1%e0\"" },
+	{ SVC "vip = [2001:db8::1]/64 dev e0\n" MEM, "t.conf:2: vip: bad IPv6 address" },
+	{ SVC "vip = 192.0.2.1/33 dev e0\n" MEM,
+	  "t.conf:2: vip: prefix length \"33\" of 192.0.2.1 is out of range (use 1 to 32)" },
+	{ SVC "vip = 192.0.2.1/0 dev e0\n" MEM, "t.conf:2: vip: prefix length \"0\" of 192.0.2.1 is out of range" },
+	{ SVC "vip = 2001:db8::1/129 dev e0\n" MEM,
+	  "t.conf:2: vip: prefix length \"129\" of 2001:db8::1 is out of range (use 1 to 128)" },
+	{ SVC "vip = 192.0.2.1/ dev e0\n" MEM, "t.conf:2: vip: prefix length \"\" of 192.0.2.1 is not a number" },
+	{ SVC "vip = 192.0.2.1/2x dev e0\n" MEM, "t.conf:2: vip: prefix length \"2x\" of 192.0.2.1 is not a number" },
+	{ SVC "vip = 192.0.2.1/24\n" MEM,
+	  "t.conf:2: vip: missing \"dev IFACE\" after 192.0.2.1/24 (use ADDRESS/PREFIX dev IFACE)" },
+	{ SVC "vip = 192.0.2.1/24 dev\n" MEM, "t.conf:2: vip: missing \"dev IFACE\" after 192.0.2.1/24" },
+	{ SVC "vip = 192.0.2.1/24 on e0\n" MEM, "t.conf:2: vip: missing \"dev IFACE\" after 192.0.2.1/24" },
+	{ SVC "vip = 192.0.2.1/24 dev abcdefghijklmnop\n" MEM,
+	  "t.conf:2: vip: interface name \"abcdefghijklmnop\" too long (at most 15 characters)" },
+	{ SVC "vip = 192.0.2.1/24 dev a/b\n" MEM, "t.conf:2: vip: bad interface name \"a/b\"" },
+	{ SVC "vip = 192.0.2.1/24 dev e0:1\n" MEM, "t.conf:2: vip: bad interface name \"e0:1\"" },
+	{ SVC "vip = 192.0.2.1/24 dev ..\n" MEM, "t.conf:2: vip: bad interface name \"..\"" },
+	{ SVC "vip = 192.0.2.1/24 dev e0 192.0.2.2/24 dev e0\n" MEM,
+	  "t.conf:2: vip: unexpected \"192.0.2.2/24\" after \"dev e0\" (separate VIPs with commas)" },
+	{ SVC "vip = 192.0.2.1/24 dev e0,\n" MEM, "t.conf:2: vip: empty item in the list" },
+	{ SVC "vip = , 192.0.2.1/24 dev e0\n" MEM, "t.conf:2: vip: empty item in the list" },
+	{ SVC "vip = 192.0.2.1/24 dev e0, ,192.0.2.2/24 dev e0\n" MEM, "t.conf:2: vip: empty item in the list" },
+	{ SVC "vip = 0.0.0.0/8 dev e0\n" MEM, "t.conf:2: vip: 0.0.0.0 is not a unicast address" },
+	{ SVC "vip = 224.0.0.1/4 dev e0\n" MEM, "t.conf:2: vip: 224.0.0.1 is not a unicast address" },
+	{ SVC "vip = 255.255.255.255/32 dev e0\n" MEM, "t.conf:2: vip: 255.255.255.255 is not a unicast address" },
+	{ SVC "vip = ::/64 dev e0\n" MEM, "t.conf:2: vip: :: is not a unicast address" },
+	{ SVC "vip = ff02::1/64 dev e0\n" MEM, "t.conf:2: vip: ff02::1 is not a unicast address" },
+	{ SVC "vip = 192.0.2.1/24 dev e0, 192.0.2.1/32 dev e1\n" MEM, "t.conf:2: vip: 192.0.2.1/32 given twice" },
+	{ SVC "vip = 2001:db8::1/64 dev e0, 2001:DB8:0::1/64 dev e0\n" MEM,
+	  "t.conf:2: vip: 2001:db8::1/64 given twice" },
+	{ SVC "vip = 192.0.2.1/24 dev e0\nvip = 192.0.2.2/24 dev e0\n" MEM,
+	  "t.conf:3: vip: given twice in this section (first at line 2)" },
+	{ SVC "vip = 192.0.2.1/24 dev e0\n" MEM "[service t]\n\nvip = 192.0.2.1/32 dev e1\n[member t/a]\naddress = h:1\n",
+	  "t.conf:7: vip: 192.0.2.1/32 is already a VIP of service s (line 1)" },
+	{ "[spofd]\nvip = 192.0.2.1/24 dev e0\n", "t.conf:2: vip: unknown key in [spofd]" },
+	{ SVC MEM "vip = 192.0.2.1/24 dev e0\n", "t.conf:4: vip: unknown key in [member]" },
+	{ SVC "garp_repeat = 0\n" MEM, "t.conf:2: garp_repeat: \"0\" is out of range (use a whole number from 1 to 100)" },
+	{ SVC "garp_repeat = 101\n" MEM, "t.conf:2: garp_repeat: \"101\" is out of range" },
+	{ SVC "garp_interval = 0ms\n" MEM, "t.conf:2: garp_interval: must be longer than 0" },
+	{ SVC "garp_interval = 100\n" MEM, "t.conf:2: garp_interval: missing unit \"100\"" },
+	{ SVC "garp_refresh = often\n" MEM, "t.conf:2: garp_refresh: bad duration \"often\"" },
 };
 
 START_TEST(test_error_kind)
@@ -1050,6 +1153,69 @@ START_TEST(test_parse_address)
 }
 END_TEST
 
+START_TEST(test_parse_vip)
+{
+	struct vip_conf v;
+	char buf[256];
+
+	ck_assert_ptr_null(config_parse_vip("192.0.2.100/24 dev br0", &v, buf, sizeof(buf)));
+	ck_assert_int_eq(v.family, AF_INET);
+	ck_assert_mem_eq(v.addr, "\xc0\x00\x02\x64", 4);
+	ck_assert_uint_eq(v.prefix, 24);
+	ck_assert_str_eq(v.dev, "br0");
+	ck_assert_str_eq(v.text, "192.0.2.100/24");
+	vip_conf_free(&v);
+	ck_assert_ptr_null(v.dev);
+
+	ck_assert_ptr_null(config_parse_vip("2001:0DB8::0:100/128 dev e-1.2", &v, buf, sizeof(buf)));
+	ck_assert_int_eq(v.family, AF_INET6);
+	ck_assert_mem_eq(v.addr, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\x01\x00", 16);
+	ck_assert_uint_eq(v.prefix, 128);
+	ck_assert_str_eq(v.text, "2001:db8::100/128");
+	vip_conf_free(&v);
+
+	/* a failure leaves nothing to free, and says why in BUF */
+	ck_assert_ptr_eq(config_parse_vip("192.0.2.1/24", &v, buf, sizeof(buf)), buf);
+	ck_assert_ptr_null(v.dev);
+	ck_assert_ptr_null(v.text);
+	ck_assert_ptr_nonnull(strstr(buf, "dev IFACE"));
+	ck_assert_ptr_eq(config_parse_vip("", &v, buf, sizeof(buf)), buf);
+	ck_assert_ptr_eq(config_parse_vip("192.0.2.1/24 dev e0 extra", &v, buf, sizeof(buf)), buf);
+}
+END_TEST
+
+START_TEST(test_vip_conf_equal)
+{
+	static const char *const same[][2] = {
+		{ "192.0.2.1/24 dev e0", "192.0.2.1/24 dev e0" },
+		{ "2001:db8::1/64 dev e0", "2001:DB8:0:0::1/64 dev e0" },
+	};
+	static const char *const differ[][2] = {
+		{ "192.0.2.1/24 dev e0", "192.0.2.2/24 dev e0" },
+		{ "192.0.2.1/24 dev e0", "192.0.2.1/25 dev e0" },
+		{ "192.0.2.1/24 dev e0", "192.0.2.1/24 dev e1" },
+		{ "192.0.2.1/24 dev e0", "::ffff:192.0.2.1/120 dev e0" },
+	};
+	struct vip_conf a, b;
+	char buf[256];
+
+	for (size_t i = 0; i < ARRAY_LEN(same); i++) {
+		ck_assert_ptr_null(config_parse_vip(same[i][0], &a, buf, sizeof(buf)));
+		ck_assert_ptr_null(config_parse_vip(same[i][1], &b, buf, sizeof(buf)));
+		ck_assert_msg(vip_conf_equal(&a, &b), "%s != %s", same[i][0], same[i][1]);
+		vip_conf_free(&a);
+		vip_conf_free(&b);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(differ); i++) {
+		ck_assert_ptr_null(config_parse_vip(differ[i][0], &a, buf, sizeof(buf)));
+		ck_assert_ptr_null(config_parse_vip(differ[i][1], &b, buf, sizeof(buf)));
+		ck_assert_msg(!vip_conf_equal(&a, &b), "%s == %s", differ[i][0], differ[i][1]);
+		vip_conf_free(&a);
+		vip_conf_free(&b);
+	}
+}
+END_TEST
+
 START_TEST(test_check_type_str)
 {
 	ck_assert_str_eq(check_type_str(CHECK_TCP), "tcp");
@@ -1200,6 +1366,7 @@ config_suite(void)
 	tcase_add_test(tc, test_hook_user_last);
 	tcase_add_test(tc, test_string_variants);
 	tcase_add_test(tc, test_failover_keys);
+	tcase_add_test(tc, test_vip_keys);
 	tcase_add_test(tc, test_line_length_limit);
 	suite_add_tcase(s, tc);
 
@@ -1222,6 +1389,8 @@ config_suite(void)
 	tcase_add_test(tc, test_parse_duration);
 	tcase_add_test(tc, test_parse_status_list);
 	tcase_add_test(tc, test_parse_address);
+	tcase_add_test(tc, test_parse_vip);
+	tcase_add_test(tc, test_vip_conf_equal);
 	tcase_add_test(tc, test_check_type_str);
 	suite_add_tcase(s, tc);
 
