@@ -20,16 +20,19 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <ini.h>
+#include <libpq-fe.h>
 
 #include "config.h"
 #include "hook.h"
@@ -40,6 +43,8 @@
 #define CONFIG_DEFAULT_PRIORITY 100 /* 0 would mean "never promote" */
 #define CONFIG_DURATION_MAX_MS (7ULL * 24 * 3600 * 1000) /* one week */
 #define CONFIG_SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#define CONFIG_SECRET_MAX 1024      /* bytes of a password file, its line end aside */
+#define CONFIG_BYTES_MAX (1ULL << 62) /* a byte count no one means literally beyond this */
 
 enum config_section_kind {
 	SECTION_SPOFD,
@@ -71,12 +76,16 @@ enum config_value {
 	VAL_VIPS,         /* struct vip_conf array, "ADDRESS/PREFIX dev IFACE, ..." */
 	VAL_FAILBACK,     /* bool, manual or auto */
 	VAL_HOOK,         /* char *, checked with hook_check_path() once hook_user is known */
+	VAL_BYTES,        /* uint64_t, a number of bytes, 0 allowed */
+	VAL_CONNINFO,     /* char *, libpq keywords that do not say where or who */
+	VAL_SECRET,       /* char *, a file holding a password (read into check.pg_password) */
 };
 
 #define FOR_TCP   (1u << CHECK_TCP)
 #define FOR_HTTP  ((1u << CHECK_HTTP) | (1u << CHECK_HTTPS))
 #define FOR_HTTPS (1u << CHECK_HTTPS)
 #define FOR_EXEC  (1u << CHECK_EXEC)
+#define FOR_PG    (1u << CHECK_POSTGRES)
 
 struct config_key {
 	const char *name;
@@ -126,6 +135,13 @@ static const struct config_key config_keys[] = {
 	CHECK_KEY("tls_ca_file", tls_ca_file, VAL_FILE, FOR_HTTPS),
 	CHECK_KEY("exec_command", exec_argv, VAL_ARGV, FOR_EXEC),
 	CHECK_KEY("exec_kill_grace", exec_kill_grace_ms, VAL_DURATION0, FOR_EXEC),
+	CHECK_KEY("pg_user", pg_user, VAL_STRING, FOR_PG),
+	CHECK_KEY("pg_database", pg_database, VAL_STRING, FOR_PG),
+	CHECK_KEY("pg_query", pg_query, VAL_BOOL, FOR_PG),
+	CHECK_KEY("pg_conninfo", pg_conninfo, VAL_CONNINFO, FOR_PG),
+	CHECK_KEY("pg_password_file", pg_password_file, VAL_SECRET, FOR_PG),
+	{ "max_lag_bytes", SECTION_SERVICE, VAL_BYTES, offsetof(struct service_conf, max_lag_bytes),
+	  0, 0, 0, FOR_PG },
 	SERVICE_KEY("on_promote", on_promote, VAL_HOOK),
 	SERVICE_KEY("on_demote", on_demote, VAL_HOOK),
 	SERVICE_KEY("on_change", on_change, VAL_HOOK),
@@ -229,6 +245,8 @@ check_type_str(enum check_type t)
 		return "https";
 	case CHECK_EXEC:
 		return "exec";
+	case CHECK_POSTGRES:
+		return "postgres";
 	}
 	return "unknown";
 }
@@ -236,7 +254,8 @@ check_type_str(enum check_type t)
 static bool
 config_check_type_parse(const char *s, enum check_type *t)
 {
-	static const enum check_type all[] = { CHECK_TCP, CHECK_HTTP, CHECK_HTTPS, CHECK_EXEC };
+	static const enum check_type all[] = { CHECK_TCP, CHECK_HTTP, CHECK_HTTPS, CHECK_EXEC,
+		CHECK_POSTGRES };
 
 	for (size_t i = 0; i < ARRAY_LEN(all); i++) {
 		if (strcmp(s, check_type_str(all[i])) == 0) {
@@ -655,6 +674,125 @@ config_has_blank_or_control(const char *s)
 	return false;
 }
 
+/* A whole number of bytes: decimal digits only, like config_parse_long. */
+static const char *
+config_parse_bytes(const char *s, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (*s == '\0' || s[strspn(s, "0123456789")] != '\0')
+		return config_not_a_number;
+	for (; *s != '\0'; s++) {
+		n = n * 10 + (uint64_t)(*s - '0');
+		if (n > CONFIG_BYTES_MAX)
+			return "out of range";
+	}
+	*out = n;
+	return NULL;
+}
+
+/*
+ * Keywords of pg_conninfo that would contradict the rest of the file: where
+ * to connect comes from the member's address, who from pg_user and
+ * pg_database, the password from pg_password_file (a configuration file is
+ * often world-readable; a password file must not be), and a replication
+ * connection cannot run the role query.
+ */
+static const char *const config_pg_reserved[] = {
+	"host", "hostaddr", "port", "user", "dbname", "password", "replication",
+};
+
+/* NULL when libpq accepts S and it names no reserved keyword; else a message into BUF. */
+static const char *
+config_check_conninfo(const char *s, char *buf, size_t len)
+{
+	PQconninfoOption *opts;
+	char *err = NULL;
+
+	if ((opts = PQconninfoParse(s, &err)) == NULL) {
+		if (err == NULL)
+			return "libpq cannot parse it (out of memory)";
+		snprintf(buf, len, "bad libpq connection string: %s", err);
+		buf[strcspn(buf, "\n")] = '\0';
+		PQfreemem(err);
+		return buf;
+	}
+	buf[0] = '\0';
+	for (const PQconninfoOption *o = opts; o->keyword != NULL && buf[0] == '\0'; o++) {
+		if (o->val == NULL)
+			continue;
+		for (size_t i = 0; i < ARRAY_LEN(config_pg_reserved); i++) {
+			if (strcmp(o->keyword, config_pg_reserved[i]) == 0) {
+				snprintf(buf, len, "\"%s\" is not allowed here (spofd sets it from "
+				    "the member's address, pg_user, pg_database and pg_password_file)",
+				    o->keyword);
+				break;
+			}
+		}
+	}
+	PQconninfoFree(opts);
+	return buf[0] == '\0' ? NULL : buf;
+}
+
+/*
+ * Read the password in PATH: one line, its line end dropped.  The file
+ * must not be readable by others: a password anyone on the node can read
+ * protects nothing.  Messages never quote the file's contents.
+ */
+static const char *
+config_read_secret(const char *path, char **out, char *msg, size_t len)
+{
+	char buf[CONFIG_SECRET_MAX + 3]; /* room for "\r\n" and one byte too many */
+	struct stat st;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		snprintf(msg, len, "cannot read \"%s\": %s", path, strerror(errno));
+		return msg;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(msg, len, "\"%s\" is not a regular file", path);
+		close(fd);
+		return msg;
+	}
+	if (st.st_mode & S_IROTH) {
+		snprintf(msg, len, "\"%s\" is readable by others (mode %04o; chmod o-rwx it)", path,
+		    (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return msg;
+	}
+	while (n < sizeof(buf) && (r = read(fd, buf + n, sizeof(buf) - n)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(msg, len, "cannot read \"%s\": %s", path, strerror(errno));
+			close(fd);
+			explicit_bzero(buf, sizeof(buf));
+			return msg;
+		}
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	msg[0] = '\0';
+	if (n == 0)
+		snprintf(msg, len, "\"%s\" is empty", path);
+	else if (n > CONFIG_SECRET_MAX)
+		snprintf(msg, len, "\"%s\" is too long for a password (at most %d bytes)", path,
+		    CONFIG_SECRET_MAX);
+	else if (memchr(buf, '\0', n) != NULL || memchr(buf, '\n', n) != NULL)
+		snprintf(msg, len, "\"%s\" must hold the password alone, on one line", path);
+	if (msg[0] == '\0')
+		*out = xstrndup(buf, n);
+	explicit_bzero(buf, sizeof(buf));
+	return msg[0] == '\0' ? NULL : msg;
+}
+
 /* ---- sections ---- */
 
 static struct config_section *
@@ -764,6 +902,26 @@ config_service_init(struct service_conf *svc, const char *name, unsigned line)
 	svc->failback_delay_ms = DEFAULT_FAILBACK_DELAY_MS;
 	svc->failover_cooldown_ms = DEFAULT_FAILOVER_COOLDOWN_MS;
 	svc->promote_backoff_ms = DEFAULT_PROMOTE_BACKOFF_MS;
+	svc->max_lag_bytes = DEFAULT_MAX_LAG_BYTES;
+}
+
+/*
+ * A password or libpq keywords only matter once spofd logs in (pg_query =
+ * yes); without it they would silently check nothing, so they are refused.
+ */
+static void
+config_service_finish_pg(struct config_parser *p, const struct config_section *sec)
+{
+	struct check_conf *c = &p->cfg->services[sec->index].check;
+	static const char *const login_keys[] = { "pg_conninfo", "pg_password_file" };
+
+	if (c->type != CHECK_POSTGRES || c->pg_query)
+		return;
+	for (size_t i = 0; i < ARRAY_LEN(login_keys); i++) {
+		if (config_key_given(sec, login_keys[i]))
+			config_error(p, config_key_line(sec, login_keys[i]), login_keys[i],
+			    "applies only with pg_query = yes (without it the probe does not log in)");
+	}
 }
 
 /* Checks that need the whole [service] section: done when it ends. */
@@ -798,6 +956,10 @@ config_service_finish(struct config_parser *p, const struct config_section *sec)
 		c->http_expect_status[0].hi = 399;
 		c->n_http_expect_status = 1;
 	}
+	if (c->pg_user == NULL)
+		c->pg_user = xstrdup(DEFAULT_PG_USER);
+	if (c->pg_database == NULL)
+		c->pg_database = xstrdup(c->pg_user);
 
 	/* With an unknown check type, "does not apply" would only add noise. */
 	if (config_key_given(sec, "check") && !config_key_valid(sec, "check"))
@@ -812,6 +974,7 @@ config_service_finish(struct config_parser *p, const struct config_section *sec)
 	if (c->type == CHECK_EXEC && !config_key_given(sec, "exec_command"))
 		config_error(p, sec->line, "exec_command",
 		    "missing in [service %s] (required for check exec)", svc->name);
+	config_service_finish_pg(p, sec);
 }
 
 static void
@@ -1162,7 +1325,7 @@ config_key_set(struct config_parser *p, const struct config_key *k, void *base, 
 	case VAL_CHECK:
 		if (!config_check_type_parse(value, (enum check_type *)(void *)field)) {
 			config_error(p, line, key,
-			    "unknown check type \"%s\" (use tcp, http, https or exec)", value);
+			    "unknown check type \"%s\" (use tcp, http, https, postgres or exec)", value);
 			return false;
 		}
 		return true;
@@ -1227,6 +1390,36 @@ config_key_set(struct config_parser *p, const struct config_key *k, void *base, 
 			return false;
 		}
 		break;
+	case VAL_BYTES:
+		if ((msg = config_parse_bytes(value, (uint64_t *)(void *)field)) != NULL) {
+			config_error(p, line, key, "\"%s\" is %s (use a whole number of bytes, 0 for no limit)",
+			    value, msg);
+			return false;
+		}
+		return true;
+	case VAL_CONNINFO: {
+		char buf[256];
+
+		if ((msg = config_check_conninfo(value, buf, sizeof(buf))) != NULL) {
+			config_error(p, line, key, "%s", msg);
+			return false;
+		}
+		break;
+	}
+	case VAL_SECRET: {
+		struct check_conf *c = &((struct service_conf *)base)->check;
+		char *path = config_resolve_path(p, value), *secret = NULL, buf[PATH_MAX + 128];
+
+		if ((msg = config_read_secret(path, &secret, buf, sizeof(buf))) != NULL) {
+			config_error(p, line, key, "%s", msg);
+			free(path);
+			return false;
+		}
+		free(*str);
+		*str = path;
+		c->pg_password = secret;
+		return true;
+	}
 	case VAL_FAILBACK:
 		if (strcmp(value, "manual") == 0)
 			*(bool *)(void *)field = false;
@@ -1410,6 +1603,14 @@ config_check_free(struct check_conf *c)
 	free(c->http_expect_body);
 	free(c->tls_ca_file);
 	argv_free(c->exec_argv);
+	free(c->pg_user);
+	free(c->pg_database);
+	free(c->pg_conninfo);
+	free(c->pg_password_file);
+	if (c->pg_password != NULL) {
+		explicit_bzero(c->pg_password, strlen(c->pg_password));
+		free(c->pg_password);
+	}
 }
 
 void
@@ -1714,7 +1915,14 @@ check_conf_equal(const struct check_conf *a, const struct check_conf *b)
 		if (strcmp(a->exec_argv[i], b->exec_argv[i]) != 0)
 			return false;
 	}
-	return a->exec_kill_grace_ms == b->exec_kill_grace_ms;
+	if (a->exec_kill_grace_ms != b->exec_kill_grace_ms)
+		return false;
+	/* A new password in the same file is a new way to probe. */
+	return config_str_equal(a->pg_user, b->pg_user) &&
+	    config_str_equal(a->pg_database, b->pg_database) && a->pg_query == b->pg_query &&
+	    config_str_equal(a->pg_conninfo, b->pg_conninfo) &&
+	    config_str_equal(a->pg_password_file, b->pg_password_file) &&
+	    config_str_equal(a->pg_password, b->pg_password);
 }
 
 /*

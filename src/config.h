@@ -30,11 +30,13 @@
 #define DEFAULT_FAILBACK_DELAY_MS 30000
 #define DEFAULT_FAILOVER_COOLDOWN_MS 30000
 #define DEFAULT_PROMOTE_BACKOFF_MS 5000
+#define DEFAULT_PG_USER "postgres"
+#define DEFAULT_MAX_LAG_BYTES (16ULL * 1024 * 1024) /* WAL bytes a standby may trail and still be promoted */
 #define DEFAULT_HTTP_BODY_MAX 65536 /* bytes read of an HTTP reply at most */
 #define CONFIG_MAX_EXPECT_STATUS 16 /* status ranges per service */
 #define CONFIG_NAME_MAX 64          /* service, member and node names */
 
-enum check_type { CHECK_TCP, CHECK_HTTP, CHECK_HTTPS, CHECK_EXEC };
+enum check_type { CHECK_TCP, CHECK_HTTP, CHECK_HTTPS, CHECK_EXEC, CHECK_POSTGRES };
 
 struct status_range {
 	int lo, hi; /* inclusive */
@@ -66,6 +68,13 @@ struct check_conf {
 	/* exec */
 	char **exec_argv;       /* NULL-terminated, no shell */
 	uint64_t exec_kill_grace_ms; /* TERM, then KILL after this */
+	/* postgres */
+	char *pg_user;          /* default "postgres" */
+	char *pg_database;      /* default: pg_user */
+	bool pg_query;          /* log in with libpq and ask role and WAL position */
+	char *pg_conninfo;      /* more libpq keywords ("sslmode=disable ..."); NULL: none */
+	char *pg_password_file; /* where pg_password came from; NULL: none */
+	char *pg_password;      /* read at load, never logged; NULL: libpq's own (PGPASSWORD...) */
 };
 
 struct member_conf {
@@ -115,6 +124,8 @@ struct service_conf {
 	uint64_t failback_delay_ms;  /* up this long before it gets its role back */
 	uint64_t failover_cooldown_ms; /* no automatic failover this soon after one */
 	uint64_t promote_backoff_ms; /* after a failed promotion, before the next candidate */
+	/* postgres: a standby further behind the primary than this is not promoted automatically */
+	uint64_t max_lag_bytes;      /* bytes of WAL; 0: no limit */
 };
 
 struct config {

@@ -169,6 +169,9 @@ probe_start(struct probe *p)
 	case CHECK_EXEC:
 		probe_exec_start(p);
 		break;
+	case CHECK_POSTGRES:
+		probe_pg_start(p);
+		break;
 	}
 }
 
@@ -234,6 +237,9 @@ probe_cancel_type(struct probe *p)
 	case CHECK_EXEC:
 		probe_exec_cancel(p);
 		break;
+	case CHECK_POSTGRES:
+		probe_pg_cancel(p);
+		break;
 	}
 }
 
@@ -257,6 +263,8 @@ probe_free(struct probe *p)
 	probe_cancel(p);
 	if (p->check->type == CHECK_TCP)
 		probe_tcp_free(p);
+	else if (p->check->type == CHECK_POSTGRES)
+		probe_pg_free(p);
 	event_free(p->defer);
 	free(p);
 }

@@ -59,5 +59,9 @@ struct probe_http_engine *probe_http_engine_new(struct event_base *base);
 void probe_http_engine_free(struct probe_http_engine *h);
 void probe_exec_start(struct probe *p);
 void probe_exec_cancel(struct probe *p);
+void probe_pg_start(struct probe *p);
+void probe_pg_cancel(struct probe *p);
+/* pg keeps a little state between checks: freed here. */
+void probe_pg_free(struct probe *p);
 
 #endif

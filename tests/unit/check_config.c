@@ -565,7 +565,7 @@ static const struct {
 	{ SVC MEM "priority = 1001\n", "t.conf:4: priority: \"1001\" is out of range (use a whole number from 0 to 1000)" },
 	{ SVC MEM "priority = high\n", "t.conf:4: priority: \"high\" is not a number" },
 	/* check types and what applies to them */
-	{ SVC "check = icmp\n" MEM, "t.conf:2: check: unknown check type \"icmp\" (use tcp, http, https or exec)" },
+	{ SVC "check = icmp\n" MEM, "t.conf:2: check: unknown check type \"icmp\" (use tcp, http, https, postgres or exec)" },
 	{ SVC "check = HTTP\n" MEM, "t.conf:2: check: unknown check type \"HTTP\"" },
 	{ SVC "http_path = /x\n" MEM, "t.conf:2: http_path: does not apply to check tcp" },
 	{ SVC "http_method = HEAD\ncheck = exec\nexec_command = /bin/true\n[member s/a]\n",
