@@ -59,6 +59,9 @@ struct service {
 	struct change ch;
 	struct backoff *backoffs;
 	size_t n_backoffs;
+	uint64_t primary_lsn;         /* last WAL position the primary reported */
+	bool primary_lsn_known;
+	char skip_note[160];          /* why the last pick passed over a member */
 };
 
 static const char *const state_names[SVC_STATE_MAX] = {
@@ -182,14 +185,52 @@ svc_backoff_set(struct service *s, const char *member, uint64_t until)
  * highest priority, then name.  O(members), fine for the tens of members
  * a service has.
  */
+/* WAL position a member last reported; false when it never did. */
+static bool
+svc_member_lsn(const struct service *s, const char *member, uint64_t *lsn)
+{
+	const struct health *h = s->ops.health(s->ops.arg, s->conf->name, member);
+
+	if (h == NULL || !h->facts.lsn_known)
+		return false;
+	*lsn = h->facts.lsn;
+	return true;
+}
+
+/* Priority first; then the most advanced WAL position (less to lose); then name. */
+static bool
+svc_better(const struct service *s, const struct member_conf *m, const struct member_conf *best)
+{
+	uint64_t lm, lb;
+
+	if (best == NULL || m->priority != best->priority)
+		return best == NULL || m->priority > best->priority;
+	if (svc_member_lsn(s, m->name, &lm) && svc_member_lsn(s, best->name, &lb) && lm != lb)
+		return lm > lb;
+	return strcmp(m->name, best->name) < 0;
+}
+
+/* Bytes M is behind the primary's last known WAL position; 0 when unknown. */
+static uint64_t
+svc_lag(const struct service *s, const char *member)
+{
+	uint64_t lsn;
+
+	if (!s->primary_lsn_known || !svc_member_lsn(s, member, &lsn) || lsn >= s->primary_lsn)
+		return 0;
+	return s->primary_lsn - lsn;
+}
+
 static const struct member_conf *
-svc_pick(const struct service *s, const char *exclude, bool skip_failed)
+svc_pick(struct service *s, const char *exclude, bool skip_failed, bool allow_lag)
 {
 	const struct member_conf *best = NULL;
 	uint64_t now = svc_now(s);
 
+	s->skip_note[0] = '\0';
 	for (size_t i = 0; i < s->conf->n_members; i++) {
 		const struct member_conf *m = &s->conf->members[i];
+		uint64_t lag;
 
 		if (m->priority <= 0)
 			continue;
@@ -199,17 +240,39 @@ svc_pick(const struct service *s, const char *exclude, bool skip_failed)
 			continue;
 		if (svc_backoff_until(s, m->name) > (skip_failed ? 0 : now))
 			continue;
-		if (best == NULL || m->priority > best->priority ||
-		    (m->priority == best->priority && strcmp(m->name, best->name) < 0))
+		lag = svc_lag(s, m->name);
+		if (!allow_lag && s->conf->max_lag_bytes > 0 && lag > s->conf->max_lag_bytes) {
+			snprintf(s->skip_note, sizeof(s->skip_note),
+			    "; %s lags %llu bytes behind (max_lag_bytes %llu)", m->name,
+			    (unsigned long long)lag, (unsigned long long)s->conf->max_lag_bytes);
+			continue;
+		}
+		if (svc_better(s, m, best))
 			best = m;
 	}
 	return best;
 }
 
 static const struct member_conf *
-svc_best_candidate(const struct service *s, const char *exclude)
+svc_best_candidate(struct service *s, const char *exclude)
 {
-	return svc_pick(s, exclude, false);
+	return svc_pick(s, exclude, false, false);
+}
+
+/* Keep the primary's WAL position: the yardstick of a standby's lag. */
+static void
+svc_note_primary_lsn(struct service *s)
+{
+	const struct health *h;
+
+	if (s->primary == NULL || s->ch.active)
+		return;
+	h = s->ops.health(s->ops.arg, s->conf->name, s->primary);
+	if (h == NULL || !h->facts.lsn_known || !h->facts.role_known || h->facts.in_recovery)
+		return;
+	if (!s->primary_lsn_known || h->facts.lsn > s->primary_lsn)
+		s->primary_lsn = h->facts.lsn;
+	s->primary_lsn_known = true;
 }
 
 /* Forget failed promotions: after a success, everyone is a candidate again. */
@@ -312,6 +375,7 @@ svc_start_change(struct service *s, const char *reason, const char *to, bool gra
 	s->epoch = epoch;
 	free(s->primary);
 	s->primary = xstrdup(to);
+	s->primary_lsn_known = false; /* the new primary's own position is the yardstick now */
 	s->ch.active = true;
 	s->ch.reason = reason;
 	s->ch.from = from;
@@ -369,8 +433,8 @@ svc_primary_lost(struct service *s)
 		if (s->state != SVC_NO_CANDIDATE)
 			svc_event(s, "+no-candidate", "primary %s is down and no standby is up",
 			    s->primary ? s->primary : "-");
-		svc_set_state(s, SVC_NO_CANDIDATE, "primary %s down, no standby up with priority above 0",
-		    s->primary ? s->primary : "-");
+		svc_set_state(s, SVC_NO_CANDIDATE, "primary %s down, no standby up with priority above 0%s",
+		    s->primary ? s->primary : "-", s->skip_note);
 		return;
 	}
 	svc_start_change(s, "failover", cand->name, false);
@@ -430,7 +494,7 @@ st_electing(struct service *s)
 	if (cand == NULL) {
 		if (s->state != SVC_NO_CANDIDATE)
 			svc_event(s, "+no-candidate", "no member is up with priority above 0");
-		svc_set_state(s, SVC_NO_CANDIDATE, "no member up with priority above 0");
+		svc_set_state(s, SVC_NO_CANDIDATE, "no member up with priority above 0%s", s->skip_note);
 		return;
 	}
 	svc_start_change(s, "initial", cand->name, false);
@@ -508,11 +572,12 @@ st_failed(struct service *s)
 		return;
 	}
 	/* Members not yet failed first; a failed one again only when none is left. */
-	cand = svc_pick(s, NULL, true);
+	cand = svc_pick(s, NULL, true, false);
 	if (cand == NULL)
 		cand = svc_best_candidate(s, NULL);
 	if (cand == NULL) {
-		svc_set_state(s, SVC_NO_CANDIDATE, "no member fit to promote after a failed promotion");
+		svc_set_state(s, SVC_NO_CANDIDATE, "no member fit to promote after a failed promotion%s",
+		    s->skip_note);
 		return;
 	}
 	svc_start_change(s, "retry", cand->name, false);
@@ -527,6 +592,7 @@ service_eval(struct service *s)
 
 		if (s->ch.active)
 			return; /* hooks in flight; their results drive what follows */
+		svc_note_primary_lsn(s);
 		if (s->maintenance) {
 			svc_set_state(s, SVC_MAINTENANCE, "maintenance: observing only");
 			return;
@@ -704,7 +770,7 @@ svc_promote_failed(struct service *s, const char *summary)
 }
 
 bool
-service_switchover(struct service *s, const char *to, char *msg, size_t msglen)
+service_switchover(struct service *s, const char *to, bool force, char *msg, size_t msglen)
 {
 	const struct member_conf *target;
 
@@ -723,7 +789,8 @@ service_switchover(struct service *s, const char *to, char *msg, size_t msglen)
 			snprintf(msg, msglen, "%s/%s has priority 0 and is never promoted", s->conf->name, to);
 			return false;
 		}
-		if (s->primary != NULL && strcmp(s->primary, to) == 0 && s->state == SVC_OK) {
+		/* Only a failed change may be redone onto the member it named. */
+		if (s->primary != NULL && strcmp(s->primary, to) == 0 && s->state != SVC_FAILED) {
 			snprintf(msg, msglen, "%s/%s is already the primary", s->conf->name, to);
 			return false;
 		}
@@ -732,10 +799,16 @@ service_switchover(struct service *s, const char *to, char *msg, size_t msglen)
 			    health_state_str(svc_health(s, to)));
 			return false;
 		}
+		if (!force && s->conf->max_lag_bytes > 0 && svc_lag(s, to) > s->conf->max_lag_bytes) {
+			snprintf(msg, msglen, "%s/%s lags %llu bytes behind (max_lag_bytes %llu); force it to "
+			    "accept the loss", s->conf->name, to, (unsigned long long)svc_lag(s, to),
+			    (unsigned long long)s->conf->max_lag_bytes);
+			return false;
+		}
 	} else {
-		target = svc_best_candidate(s, s->primary);
+		target = svc_pick(s, s->primary, false, force);
 		if (target == NULL) {
-			snprintf(msg, msglen, "%s: no standby is up to take over", s->conf->name);
+			snprintf(msg, msglen, "%s: no standby is up to take over%s", s->conf->name, s->skip_note);
 			return false;
 		}
 	}
@@ -815,5 +888,11 @@ service_status_json(const struct service *s, json_t *o)
 		bool primary = name != NULL && s->primary != NULL && strcmp(name, s->primary) == 0;
 
 		json_object_set_new(m, "role", json_string(primary ? "primary" : "standby"));
+		if (!primary && name != NULL && s->primary_lsn_known) {
+			uint64_t lsn;
+
+			if (svc_member_lsn(s, name, &lsn))
+				json_object_set_new(m, "lag_bytes", json_integer((json_int_t)svc_lag(s, name)));
+		}
 	}
 }

@@ -80,8 +80,11 @@ void service_hook_done(struct service *s, enum hook_kind kind, const struct hook
 /* The event loop stalled: observe but do not fail over until UNTIL_US. */
 void service_hold(struct service *s, uint64_t until_us);
 
-/* Admin: graceful switchover to TO (NULL: the best standby).  False with a message. */
-bool service_switchover(struct service *s, const char *to, char *msg, size_t msglen);
+/*
+ * Admin: graceful switchover to TO (NULL: the best standby).  FORCE
+ * accepts a standby beyond max_lag_bytes.  False with a message.
+ */
+bool service_switchover(struct service *s, const char *to, bool force, char *msg, size_t msglen);
 /* Admin: maintenance on/off.  False with a message when nothing changes. */
 bool service_maintenance(struct service *s, bool on, char *msg, size_t msglen);
 

@@ -81,9 +81,10 @@ usage(void)
 	    "  status [SERVICE]\n"
 	    "      state, epoch and primary of each service, health and role of its\n"
 	    "      members (exit 0 healthy, 1 degraded, 2 a service failed or no answer)\n"
-	    "  switchover SERVICE [--to MEMBER] [--no-wait]\n"
+	    "  switchover SERVICE [--to MEMBER] [--force] [--no-wait]\n"
 	    "      hand the primary role over gracefully (on_demote, then on_promote),\n"
-	    "      to MEMBER or the best standby; wait for the outcome unless\n"
+	    "      to MEMBER or the best standby; --force accepts a standby further\n"
+	    "      behind than max_lag_bytes; wait for the outcome unless\n"
 	    "      --no-wait (exit 0 done, 2 refused or failed)\n"
 	    "  maintenance SERVICE on|off\n"
 	    "      suspend or resume automatic failover of SERVICE\n"
@@ -767,9 +768,9 @@ spofctl_switchover_wait(struct spofctl *sc, const char *service, json_int_t epoc
 static int
 spofctl_cmd_switchover(struct spofctl *sc, char **args, int nargs)
 {
-	static const char cmd_usage[] = "switchover SERVICE [--to MEMBER] [--no-wait]";
-	static const char *const opts[] = { "--to=", "--no-wait", NULL };
-	const char *vals[2] = { NULL, NULL }, *words[3] = { "switchover", NULL, NULL };
+	static const char cmd_usage[] = "switchover SERVICE [--to MEMBER] [--force] [--no-wait]";
+	static const char *const opts[] = { "--to=", "--no-wait", "--force", NULL };
+	const char *vals[3] = { NULL, NULL, NULL }, *words[4] = { "switchover", NULL, NULL, NULL };
 	uint64_t wait_ms = sc->timeout_set ? sc->timeout_ms : SPOFCTL_SWITCHOVER_TIMEOUT_MS;
 	uint64_t deadline = now_mono_us() + wait_ms * 1000u;
 	const json_t *epoch;
@@ -786,6 +787,8 @@ spofctl_cmd_switchover(struct spofctl *sc, char **args, int nargs)
 	n = 2;
 	if (vals[0] != NULL)
 		words[n++] = vals[0];
+	if (vals[2] != NULL)
+		words[n++] = "--force";
 
 	if ((reply = spofctl_call(sc, words, n, wait_ms)) == NULL)
 		return SPOFCTL_EXIT_FAILED;

@@ -245,17 +245,27 @@ static json_t *
 daemon_switchover(struct daemon *d, const struct control_request *req)
 {
 	struct service *svc;
+	const char *to = NULL;
+	bool force = false;
 	char msg[512];
 	json_t *o;
 
 	if (!req->privileged)
-		return reply_error("permission denied: switchover needs root or the admin group");
-	if (req->argc < 2 || req->argc > 3)
-		return reply_error("usage: switchover SERVICE [MEMBER]");
+		return reply_error("permission denied: switchover needs root, the daemon's user or the admin group");
+	for (size_t i = 2; i < req->argc; i++) {
+		if (strcmp(req->argv[i], "--force") == 0)
+			force = true;
+		else if (to == NULL)
+			to = req->argv[i];
+		else
+			to = "";
+	}
+	if (req->argc < 2 || (to != NULL && to[0] == '\0'))
+		return reply_error("usage: switchover SERVICE [MEMBER] [--force]");
 	svc = supervisor_find(d->sup, req->argv[1]);
 	if (svc == NULL)
 		return reply_error("no service named '%s'", req->argv[1]);
-	if (!service_switchover(svc, req->argc == 3 ? req->argv[2] : NULL, msg, sizeof(msg)))
+	if (!service_switchover(svc, to, force, msg, sizeof(msg)))
 		return reply_error("%s", msg);
 	o = reply_ok(msg);
 	json_object_set_new(o, "service", json_string(req->argv[1]));
@@ -272,7 +282,7 @@ daemon_maintenance(struct daemon *d, const struct control_request *req)
 	bool on;
 
 	if (!req->privileged)
-		return reply_error("permission denied: maintenance needs root or the admin group");
+		return reply_error("permission denied: maintenance needs root, the daemon's user or the admin group");
 	if (req->argc != 3 || (strcmp(req->argv[2], "on") != 0 && strcmp(req->argv[2], "off") != 0))
 		return reply_error("usage: maintenance SERVICE on|off");
 	svc = supervisor_find(d->sup, req->argv[1]);
@@ -314,7 +324,7 @@ daemon_control(void *arg, const struct control_request *req)
 		json_t *o;
 
 		if (!req->privileged)
-			return reply_error("permission denied: reload needs root or the admin group");
+			return reply_error("permission denied: reload needs root, the daemon's user or the admin group");
 		if (req->argc != 1)
 			return reply_error("usage: reload");
 		ok = daemon_reload(d, msg, sizeof(msg));

@@ -466,18 +466,61 @@ START_TEST(test_acquire_failure_is_a_failed_promotion)
 }
 END_TEST
 
+static void
+set_lsn(int i, bool in_recovery, uint64_t lsn)
+{
+	healths[i].facts.role_known = true;
+	healths[i].facts.in_recovery = in_recovery;
+	healths[i].facts.lsn_known = true;
+	healths[i].facts.lsn = lsn;
+}
+
+START_TEST(test_wal_ranking_breaks_priority_ties)
+{
+	members[1].priority = 80; /* b and c tie */
+	start_with_a();
+	set_lsn(0, false, 5000);
+	set_lsn(1, true, 4000);
+	set_lsn(2, true, 4900); /* c has lost less */
+	service_tick(svc);
+	set_health(0, HEALTH_DOWN);
+	ck_assert_str_eq(service_primary(svc), "c");
+}
+END_TEST
+
+START_TEST(test_lagging_standby_not_promoted)
+{
+	char msg[256];
+
+	conf.max_lag_bytes = 1000;
+	start_with_a();
+	set_lsn(0, false, 100000);
+	set_lsn(1, true, 50000);
+	set_lsn(2, true, 60000);
+	service_tick(svc); /* the primary's position is noted while it is up */
+	set_health(0, HEALTH_DOWN);
+	ck_assert_int_eq(service_state(svc), SVC_NO_CANDIDATE);
+	ck_assert_int_eq(n_hooks, 0);
+	/* An admin may accept the loss, and only knowingly. */
+	ck_assert(!service_switchover(svc, "b", false, msg, sizeof(msg)));
+	ck_assert_ptr_nonnull(strstr(msg, "lags"));
+	ck_assert(service_switchover(svc, "b", true, msg, sizeof(msg)));
+	ck_assert_str_eq(service_primary(svc), "b");
+}
+END_TEST
+
 START_TEST(test_switchover)
 {
 	char msg[256];
 
 	start_with_a();
-	ck_assert(!service_switchover(svc, "nosuch", msg, sizeof(msg)));
-	ck_assert(!service_switchover(svc, "z", msg, sizeof(msg))); /* priority 0 */
-	ck_assert(!service_switchover(svc, "a", msg, sizeof(msg))); /* already */
+	ck_assert(!service_switchover(svc, "nosuch", false, msg, sizeof(msg)));
+	ck_assert(!service_switchover(svc, "z", false, msg, sizeof(msg))); /* priority 0 */
+	ck_assert(!service_switchover(svc, "a", false, msg, sizeof(msg))); /* already */
 	set_health(2, HEALTH_DOWN);
-	ck_assert(!service_switchover(svc, "c", msg, sizeof(msg))); /* down */
-	ck_assert(service_switchover(svc, "b", msg, sizeof(msg)));
-	ck_assert(!service_switchover(svc, "a", msg, sizeof(msg))); /* one at a time */
+	ck_assert(!service_switchover(svc, "c", false, msg, sizeof(msg))); /* down */
+	ck_assert(service_switchover(svc, "b", false, msg, sizeof(msg)));
+	ck_assert(!service_switchover(svc, "a", false, msg, sizeof(msg))); /* one at a time */
 	ck_assert_str_eq(hooks[0].event, "demote");
 	ck_assert_str_eq(hooks[0].reason, "switchover");
 	finish_hook(0, true);
@@ -485,7 +528,7 @@ START_TEST(test_switchover)
 	ck_assert_str_eq(service_primary(svc), "b");
 	ck_assert_uint_eq(service_epoch(svc), 2);
 	/* With no target: the best standby. */
-	ck_assert(service_switchover(svc, NULL, msg, sizeof(msg)));
+	ck_assert(service_switchover(svc, NULL, false, msg, sizeof(msg)));
 	ck_assert_str_eq(service_primary(svc), "a");
 }
 END_TEST
@@ -495,13 +538,13 @@ START_TEST(test_switchover_demote_failure_stops)
 	char msg[256];
 
 	start_with_a();
-	ck_assert(service_switchover(svc, "b", msg, sizeof(msg)));
+	ck_assert(service_switchover(svc, "b", false, msg, sizeof(msg)));
 	finish_hook(0, false);
 	ck_assert_int_eq(service_state(svc), SVC_FAILED);
 	ck_assert_int_eq(n_hooks, 1); /* b was not promoted */
 	advance(600000);
 	ck_assert_int_eq(n_hooks, 1); /* and nothing automatic follows */
-	ck_assert(service_switchover(svc, "b", msg, sizeof(msg)));
+	ck_assert(service_switchover(svc, "b", false, msg, sizeof(msg)));
 }
 END_TEST
 
@@ -605,6 +648,8 @@ main(void)
 	tcase_add_test(tc, test_maintenance);
 	tcase_add_test(tc, test_promote_failure_tries_next);
 	tcase_add_test(tc, test_acquire_failure_is_a_failed_promotion);
+	tcase_add_test(tc, test_wal_ranking_breaks_priority_ties);
+	tcase_add_test(tc, test_lagging_standby_not_promoted);
 	tcase_add_test(tc, test_switchover);
 	tcase_add_test(tc, test_switchover_demote_failure_stops);
 	tcase_add_test(tc, test_adopt_persisted_primary);
