@@ -149,15 +149,9 @@ history_add(struct history *h, uint64_t wall_us, const char *service, const char
 static json_t *
 history_time_json(uint64_t wall_us)
 {
-	time_t secs = (time_t)(wall_us / 1000000u);
-	unsigned ms = (unsigned)(wall_us % 1000000u / 1000u);
-	char buf[64], out[80];
-	struct tm tm;
+	char buf[48];
 
-	if (gmtime_r(&secs, &tm) == NULL || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		return json_null();
-	snprintf(out, sizeof(out), "%s.%03uZ", buf, ms);
-	return json_string(out);
+	return json_string(format_utc(wall_us, true, buf, sizeof(buf)));
 }
 
 static bool

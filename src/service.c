@@ -861,13 +861,9 @@ service_primary(const struct service *s)
 static json_t *
 service_time_json(uint64_t wall_us)
 {
-	time_t t = (time_t)(wall_us / 1000000u);
-	struct tm tm;
-	char buf[32];
+	char buf[48];
 
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_string(buf);
+	return json_string(format_utc(wall_us, false, buf, sizeof(buf)));
 }
 
 void

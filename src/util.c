@@ -88,6 +88,22 @@ now_wall_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+char *
+format_utc(uint64_t wall_us, bool millis, char *buf, size_t len)
+{
+	time_t secs = (time_t)(wall_us / 1000000u);
+	struct tm tm;
+	char stamp[40];
+
+	if (gmtime_r(&secs, &tm) == NULL || strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(stamp, sizeof(stamp), "1970-01-01T00:00:00");
+	if (millis)
+		snprintf(buf, len, "%s.%03uZ", stamp, (unsigned)(wall_us % 1000000u / 1000u));
+	else
+		snprintf(buf, len, "%sZ", stamp);
+	return buf;
+}
+
 struct timeval
 us_to_tv(uint64_t us)
 {

@@ -5,6 +5,7 @@
 #ifndef SPOFD_UTIL_H
 #define SPOFD_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/time.h>
@@ -23,6 +24,11 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t now_mono_us(void);
 /* Wall clock in microseconds since the epoch: only for display. */
 uint64_t now_wall_us(void);
+/*
+ * Wall-clock microseconds as ISO 8601 UTC: "2026-12-04T21:00:00Z", or
+ * with MILLIS "2026-12-04T21:00:00.123Z" (cut, not rounded).  Returns BUF.
+ */
+char *format_utc(uint64_t wall_us, bool millis, char *buf, size_t len);
 /* Microseconds to a struct timeval for libevent. */
 struct timeval us_to_tv(uint64_t us);
 
