@@ -23,6 +23,7 @@
  */
 
 #define SERVICE_EVAL_MAX 8 /* transitions in one evaluation; more means a bug */
+#define SERVICE_BACKOFF_MAX_SHIFT 6 /* promote_backoff doubles per failure in a row, up to 64x */
 
 struct backoff {
 	char *member;       /* its on_promote failed */
@@ -56,6 +57,7 @@ struct service {
 	bool have_last_change;
 	bool stuck;                   /* failed in a way only an admin can clear */
 	uint64_t retry_at_us;         /* FAILED: next attempt */
+	unsigned failures_in_row;     /* failed promotions since the last success */
 	struct change ch;
 	struct backoff *backoffs;
 	size_t n_backoffs;
@@ -746,6 +748,7 @@ service_hook_done(struct service *s, enum hook_kind kind, const struct hook_resu
 		svc_push_hook(s, HOOK_CHANGE, s->ch.reason, s->ch.from, s->ch.to);
 		svc_change_clear(s);
 		svc_backoff_clear(s);
+		s->failures_in_row = 0;
 		service_eval(s);
 		return;
 	}
@@ -757,14 +760,19 @@ static void
 svc_promote_failed(struct service *s, const char *summary)
 {
 	uint64_t now = svc_now(s);
+	unsigned shift = s->failures_in_row < SERVICE_BACKOFF_MAX_SHIFT ? s->failures_in_row
+	    : SERVICE_BACKOFF_MAX_SHIFT;
+	/* Doubling: a hook that always fails must not burn an epoch every few seconds. */
+	uint64_t wait_ms = s->conf->promote_backoff_ms << shift;
 
+	s->failures_in_row++;
 	svc_event(s, "+promote-failed", "%s: %s", s->ch.to, summary);
 	if (s->ops.release != NULL)
 		s->ops.release(s->ops.arg, s->conf->name, s->ch.to);
-	svc_backoff_set(s, s->ch.to, now + s->conf->promote_backoff_ms * 1000u);
-	s->retry_at_us = now + s->conf->promote_backoff_ms * 1000u;
+	svc_backoff_set(s, s->ch.to, now + wait_ms * 1000u);
+	s->retry_at_us = now + wait_ms * 1000u;
 	svc_set_state(s, SVC_FAILED, "promotion of %s failed (%s); next attempt in %llu ms",
-	    s->ch.to, summary, (unsigned long long)s->conf->promote_backoff_ms);
+	    s->ch.to, summary, (unsigned long long)wait_ms);
 	svc_change_clear(s);
 	svc_arm(s, s->retry_at_us);
 }

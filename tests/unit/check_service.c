@@ -509,6 +509,31 @@ START_TEST(test_lagging_standby_not_promoted)
 }
 END_TEST
 
+START_TEST(test_promote_backoff_doubles)
+{
+	start_with_a();
+	members[2].priority = 0; /* b is the only candidate */
+	set_health(0, HEALTH_DOWN);
+	finish_hook(0, true);
+	finish_hook(1, false);           /* 1st failure: 5 s */
+	advance(5000);
+	ck_assert_int_eq(n_hooks, 3);    /* retry: promote b again (from = to: no demote) */
+	ck_assert_str_eq(hooks[2].event, "promote");
+	finish_hook(2, false);           /* 2nd failure: 10 s */
+	advance(9000);
+	ck_assert_int_eq(n_hooks, 3);
+	advance(1000);
+	ck_assert_int_eq(n_hooks, 4);
+	finish_hook(3, false);           /* 3rd: 20 s */
+	advance(19000);
+	ck_assert_int_eq(n_hooks, 4);
+	advance(1000);
+	ck_assert_int_eq(n_hooks, 5);
+	finish_hook(4, true);
+	ck_assert_int_eq(service_state(svc), SVC_OK);
+}
+END_TEST
+
 START_TEST(test_switchover)
 {
 	char msg[256];
@@ -650,6 +675,7 @@ main(void)
 	tcase_add_test(tc, test_acquire_failure_is_a_failed_promotion);
 	tcase_add_test(tc, test_wal_ranking_breaks_priority_ties);
 	tcase_add_test(tc, test_lagging_standby_not_promoted);
+	tcase_add_test(tc, test_promote_backoff_doubles);
 	tcase_add_test(tc, test_switchover);
 	tcase_add_test(tc, test_switchover_demote_failure_stops);
 	tcase_add_test(tc, test_adopt_persisted_primary);
