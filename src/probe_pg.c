@@ -592,17 +592,33 @@ pg_notice_cb(void *arg, const char *message)
 }
 
 /*
- * libpq's message without its "connection to server at ..., port N
- * failed:" head (the member is named elsewhere), on one line.
+ * libpq's message on one line, without its "connection to server at ...,
+ * port N failed:" head (the member is named elsewhere) nor its hints
+ * (lines starting with a tab: "Is the server running on that host...").
  */
 static void
 pg_conn_message(PGconn *conn, char *dst, size_t len)
 {
 	const char *m = PQerrorMessage(conn), *f;
+	char buf[512];
+	size_t n = 0;
 
 	if (strncmp(m, "connection to server", 20) == 0 && (f = strstr(m, " failed: ")) != NULL)
 		m = f + 9;
-	pg_clean_text(dst, len, m, strlen(m));
+	for (const char *line = m; *line != '\0' && n + 1 < sizeof(buf);) {
+		size_t l = strcspn(line, "\n");
+
+		if (line[0] != '\t') {
+			if (l > sizeof(buf) - 2 - n)
+				l = sizeof(buf) - 2 - n;
+			memcpy(buf + n, line, l);
+			n += l;
+			buf[n++] = ' ';
+		}
+		line += strcspn(line, "\n");
+		line += *line == '\n';
+	}
+	pg_clean_text(dst, len, buf, n);
 	if (dst[0] == '\0')
 		snprintf(dst, len, "no message from libpq");
 }
@@ -696,7 +712,7 @@ pg_query_result(struct probe *p, PGresult *res)
 			f->lsn_known = true;
 		PQclear(res);
 		if (f->lsn_known)
-			pg_end(p, PROBE_OK, "%s, WAL at %X/%08X", f->in_recovery ? "standby" : "primary",
+			pg_end(p, PROBE_OK, "%s, WAL at %X/%X", f->in_recovery ? "standby" : "primary",
 			    (unsigned)(f->lsn >> 32), (unsigned)f->lsn);
 		else
 			pg_end(p, PROBE_OK, "%s, WAL position unknown",
