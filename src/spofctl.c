@@ -632,11 +632,15 @@ spofctl_print_status(const json_t *reply)
 	spofctl_table_free(&t);
 }
 
+/*
+ * Ask CMD [one optional word], print the reply (JSON or PRINT's form) and
+ * return CODE's verdict on it (0 when CODE is NULL).
+ */
 static int
-spofctl_cmd_status(struct spofctl *sc, char **args, int nargs)
+spofctl_show(struct spofctl *sc, const char *cmd, const char *cmd_usage, char **args, int nargs,
+    void (*print)(const json_t *), int (*code)(const json_t *))
 {
-	static const char cmd_usage[] = "status [SERVICE] [--json]";
-	const char *words[2] = { "status", NULL };
+	const char *words[2] = { cmd, NULL };
 	json_t *reply;
 	int npos, rc;
 
@@ -647,10 +651,17 @@ spofctl_cmd_status(struct spofctl *sc, char **args, int nargs)
 	if (sc->json)
 		spofctl_print_json(reply);
 	else
-		spofctl_print_status(reply);
-	rc = spofctl_status_code(reply);
+		print(reply);
+	rc = code != NULL ? code(reply) : SPOFCTL_EXIT_OK;
 	json_decref(reply);
 	return rc;
+}
+
+static int
+spofctl_cmd_status(struct spofctl *sc, char **args, int nargs)
+{
+	return spofctl_show(sc, "status", "status [SERVICE] [--json]", args, nargs,
+	    spofctl_print_status, spofctl_status_code);
 }
 
 /* ---- switchover ---- */
@@ -902,21 +913,8 @@ spofctl_print_history(const json_t *reply)
 static int
 spofctl_cmd_history(struct spofctl *sc, char **args, int nargs)
 {
-	static const char cmd_usage[] = "history [SERVICE] [--json]";
-	const char *words[2] = { "history", NULL };
-	json_t *reply;
-	int npos, rc;
-
-	if ((npos = spofctl_parse_args(args, nargs, cmd_usage, NULL, NULL, &words[1], 1)) < 0)
-		return SPOFCTL_EXIT_FAILED;
-	if ((rc = spofctl_ask(sc, words, 1 + npos, &reply)) != SPOFCTL_EXIT_OK)
-		return rc;
-	if (sc->json)
-		spofctl_print_json(reply);
-	else
-		spofctl_print_history(reply);
-	json_decref(reply);
-	return SPOFCTL_EXIT_OK;
+	return spofctl_show(sc, "history", "history [SERVICE] [--json]", args, nargs,
+	    spofctl_print_history, NULL);
 }
 
 static const struct spofctl_cmd spofctl_cmds[] = {
