@@ -448,6 +448,150 @@ START_TEST(test_vip_keys)
 }
 END_TEST
 
+/* A file in DIR holding TEXT with MODE; returns its path (to free). */
+static char *
+pg_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	return path;
+}
+
+START_TEST(test_pg_keys)
+{
+	char dir[] = "/tmp/check_config_pg.XXXXXX";
+	struct config *cfg, *again;
+	const struct check_conf *c;
+	char *pw, *text;
+
+	cfg = load_good("postgres.conf");
+	ck_assert_str_eq(cfg->services[0].check.pg_user, "monitor");
+	ck_assert_str_eq(cfg->services[0].check.pg_database, "monitor");
+	ck_assert_uint_eq(cfg->services[0].max_lag_bytes, 0);
+	ck_assert(cfg->services[1].check.pg_query);
+	ck_assert_str_eq(cfg->services[1].check.pg_conninfo, "sslmode=prefer application_name=spofd-n1 keepalives=0");
+	ck_assert_uint_eq(cfg->services[1].max_lag_bytes, 1048576);
+	config_free(cfg);
+
+	/* defaults: the postgres user and database, no login, 16 MiB of lag */
+	cfg = expect_ok("[service db]\ncheck = postgres\n[member db/a]\naddress = 127.0.0.1:5432\n");
+	c = &cfg->services[0].check;
+	ck_assert_int_eq(c->type, CHECK_POSTGRES);
+	ck_assert_str_eq(c->pg_user, "postgres");
+	ck_assert_str_eq(c->pg_database, "postgres");
+	ck_assert(!c->pg_query);
+	ck_assert_ptr_null(c->pg_conninfo);
+	ck_assert_ptr_null(c->pg_password_file);
+	ck_assert_ptr_null(c->pg_password);
+	ck_assert_uint_eq(cfg->services[0].max_lag_bytes, 16777216);
+	config_free(cfg);
+
+	/* the database follows the user unless given; 0 bytes: no limit */
+	cfg = expect_ok("[service db]\ncheck = postgres\npg_user = app user\nmax_lag_bytes = 0\n"
+	    "[member db/a]\naddress = 127.0.0.1:5432\n"
+	    "[service db2]\ncheck = postgres\npg_user = app\npg_database = appdb\n"
+	    "max_lag_bytes = 4611686018427387904\n[member db2/a]\naddress = 127.0.0.1:5432\n");
+	ck_assert_str_eq(cfg->services[0].check.pg_user, "app user");
+	ck_assert_str_eq(cfg->services[0].check.pg_database, "app user");
+	ck_assert_uint_eq(cfg->services[0].max_lag_bytes, 0);
+	ck_assert_str_eq(cfg->services[1].check.pg_database, "appdb");
+	ck_assert_uint_eq(cfg->services[1].max_lag_bytes, 4611686018427387904ULL);
+	config_free(cfg);
+
+	/* logging in: a password file others cannot read, libpq keywords */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	pw = pg_file(dir, "pw", "s3cr3t word\n", 0640);
+	text = xasprintf("[service db]\ncheck = postgres\npg_query = yes\npg_password_file = %s\n"
+	    "pg_conninfo = sslmode=disable application_name='spofd on n1'\n"
+	    "[member db/a]\naddress = 127.0.0.1:5432\n", pw);
+	cfg = expect_ok(text);
+	c = &cfg->services[0].check;
+	ck_assert(c->pg_query);
+	ck_assert_str_eq(c->pg_password_file, pw);
+	ck_assert_str_eq(c->pg_password, "s3cr3t word");
+	ck_assert_str_eq(c->pg_conninfo, "sslmode=disable application_name='spofd on n1'");
+	/* a new password in the same file probes differently: a reload must notice */
+	free(pg_file(dir, "pw", "other\r\n", 0600));
+	again = expect_ok(text);
+	ck_assert_str_eq(again->services[0].check.pg_password, "other");
+	ck_assert(!check_conf_equal(&cfg->services[0].check, &again->services[0].check));
+	config_free(again);
+	config_free(cfg);
+	free(text);
+
+	/* max_lag_bytes acts on failover, not on probing */
+	cfg = expect_ok("[service db]\ncheck = postgres\n[member db/a]\naddress = 127.0.0.1:5432\n");
+	again = expect_ok("[service db]\ncheck = postgres\nmax_lag_bytes = 1\n"
+	    "[member db/a]\naddress = 127.0.0.1:5432\n");
+	ck_assert(check_conf_equal(&cfg->services[0].check, &again->services[0].check));
+	config_free(again);
+	config_free(cfg);
+
+	/* refused files; the message never shows what is in them */
+	static const struct {
+		const char *text;
+		mode_t mode;
+		const char *want;
+	} bad[] = {
+		{ "s3cr3t\n", 0644, "is readable by others (mode 0644; chmod o-rwx it)" },
+		{ "s3cr3t\n", 0604, "is readable by others (mode 0604" },
+		{ "", 0600, "is empty" },
+		{ "\n", 0600, "is empty" },
+		{ "s3cr3t\nsecond line\n", 0600, "must hold the password alone, on one line" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		char *path = pg_file(dir, "bad", bad[i].text, bad[i].mode), *want, *out;
+		unsigned nerrors;
+
+		text = xasprintf("[service db]\ncheck = postgres\npg_query = yes\npg_password_file = %s\n"
+		    "[member db/a]\naddress = 127.0.0.1:5432\n", path);
+		out = load_text(text, &cfg, &nerrors);
+		want = xasprintf("t.conf:4: pg_password_file: \"%s\" %s", path, bad[i].want);
+		ck_assert_ptr_null(cfg);
+		ck_assert_uint_eq(nerrors, 1);
+		ck_assert_msg(strstr(out, want) != NULL, "wanted \"%s\" in:\n%s", want, out);
+		ck_assert_ptr_null(strstr(out, "s3cr3t"));
+		free(want);
+		free(out);
+		free(text);
+		unlink(path);
+		free(path);
+	}
+	{
+		/* longer than 1024 bytes */
+		char big[1100];
+		char *path, *out;
+		unsigned nerrors;
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		path = pg_file(dir, "big", big, 0600);
+		text = xasprintf("[service db]\ncheck = postgres\npg_query = yes\npg_password_file = %s\n"
+		    "[member db/a]\naddress = 127.0.0.1:5432\n", path);
+		out = load_text(text, &cfg, &nerrors);
+		ck_assert_ptr_null(cfg);
+		ck_assert_ptr_nonnull(strstr(out, "is too long for a password (at most 1024 bytes)"));
+		free(out);
+		free(text);
+		unlink(path);
+		free(path);
+	}
+	/* without pg_query, a password file is refused even when it is fine */
+	text = xasprintf("[service db]\ncheck = postgres\npg_password_file = %s\n"
+	    "[member db/a]\naddress = 127.0.0.1:5432\n", pw);
+	expect_error(text, 1, "t.conf:3: pg_password_file: applies only with pg_query = yes");
+	free(text);
+	unlink(pw);
+	free(pw);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 START_TEST(test_line_length_limit)
 {
 	/* 199 characters fit, 200 do not */
@@ -660,6 +804,39 @@ static const struct {
 	{ SVC "garp_interval = 0ms\n" MEM, "t.conf:2: garp_interval: must be longer than 0" },
 	{ SVC "garp_interval = 100\n" MEM, "t.conf:2: garp_interval: missing unit \"100\"" },
 	{ SVC "garp_refresh = often\n" MEM, "t.conf:2: garp_refresh: bad duration \"often\"" },
+	/* postgres */
+#define PG "[service s]\ncheck = postgres\n"
+	{ SVC "pg_user = app\n" MEM, "t.conf:2: pg_user: does not apply to check tcp" },
+	{ SVC "check = http\nmax_lag_bytes = 1\n" MEM, "t.conf:3: max_lag_bytes: does not apply to check http" },
+	{ SVC "check = exec\nexec_command = /bin/true\npg_query = yes\n[member s/a]\n",
+	  "t.conf:4: pg_query: does not apply to check exec" },
+	{ PG "pg_query = maybe\n" MEM, "t.conf:3: pg_query: expected yes or no, not \"maybe\"" },
+	{ PG "pg_user =\n" MEM, "t.conf:3: pg_user: empty value" },
+	{ PG "max_lag_bytes = -1\n" MEM,
+	  "t.conf:3: max_lag_bytes: \"-1\" is not a number (use a whole number of bytes, 0 for no limit)" },
+	{ PG "max_lag_bytes = 16MB\n" MEM, "t.conf:3: max_lag_bytes: \"16MB\" is not a number" },
+	{ PG "max_lag_bytes = 1.5\n" MEM, "t.conf:3: max_lag_bytes: \"1.5\" is not a number" },
+	{ PG "max_lag_bytes = 99999999999999999999\n" MEM, "t.conf:3: max_lag_bytes: \"99999999999999999999\" is out of range" },
+	{ PG "pg_conninfo = sslmode=disable\n" MEM,
+	  "t.conf:3: pg_conninfo: applies only with pg_query = yes (without it the probe does not log in)" },
+	{ PG "pg_password_file = /nonexistent/spofd-test/pw\npg_query = yes\n" MEM,
+	  "t.conf:3: pg_password_file: cannot read \"/nonexistent/spofd-test/pw\": No such file or directory" },
+	{ PG "pg_password_file = /dev/null\npg_query = yes\n" MEM,
+	  "t.conf:3: pg_password_file: \"/dev/null\" is not a regular file" },
+	{ PG "pg_query = yes\npg_conninfo = host=db.example\n" MEM,
+	  "t.conf:4: pg_conninfo: \"host\" is not allowed here (spofd sets it from the member's address" },
+	{ PG "pg_query = yes\npg_conninfo = sslmode=require password=x\n" MEM,
+	  "t.conf:4: pg_conninfo: \"password\" is not allowed here" },
+	{ PG "pg_query = yes\npg_conninfo = port=5433\n" MEM, "t.conf:4: pg_conninfo: \"port\" is not allowed here" },
+	{ PG "pg_query = yes\npg_conninfo = dbname=x\n" MEM, "t.conf:4: pg_conninfo: \"dbname\" is not allowed here" },
+	{ PG "pg_query = yes\npg_conninfo = replication=true\n" MEM,
+	  "t.conf:4: pg_conninfo: \"replication\" is not allowed here" },
+	{ PG "pg_query = yes\npg_conninfo = postgresql://h\n" MEM, "t.conf:4: pg_conninfo: \"host\" is not allowed here" },
+	{ PG "pg_query = yes\npg_conninfo = bogus=1\n" MEM,
+	  "t.conf:4: pg_conninfo: bad libpq connection string: invalid connection option \"bogus\"" },
+	{ PG "pg_query = yes\npg_conninfo = application_name='x\n" MEM,
+	  "t.conf:4: pg_conninfo: bad libpq connection string: " },
+#undef PG
 };
 
 START_TEST(test_error_kind)
@@ -1222,6 +1399,7 @@ START_TEST(test_check_type_str)
 	ck_assert_str_eq(check_type_str(CHECK_HTTP), "http");
 	ck_assert_str_eq(check_type_str(CHECK_HTTPS), "https");
 	ck_assert_str_eq(check_type_str(CHECK_EXEC), "exec");
+	ck_assert_str_eq(check_type_str(CHECK_POSTGRES), "postgres");
 }
 END_TEST
 
@@ -1268,6 +1446,10 @@ static const struct {
 	{ "exec", "exec_command = /bin/true x" },
 	{ "exec", "exec_command = /bin/truex" },
 	{ "exec", "exec_command = /bin/true\nexec_kill_grace = 2s" },
+	{ "postgres", "pg_user = app" },
+	{ "postgres", "pg_database = other" },
+	{ "postgres", "pg_query = yes" },
+	{ "postgres", "interval = 2s" },
 };
 
 static const char *
@@ -1367,6 +1549,7 @@ config_suite(void)
 	tcase_add_test(tc, test_string_variants);
 	tcase_add_test(tc, test_failover_keys);
 	tcase_add_test(tc, test_vip_keys);
+	tcase_add_test(tc, test_pg_keys);
 	tcase_add_test(tc, test_line_length_limit);
 	suite_add_tcase(s, tc);
 
