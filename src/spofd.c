@@ -32,6 +32,7 @@
 #include "service.h"
 #include "supervisor.h"
 #include "util.h"
+#include "vip.h"
 
 #define DEFAULT_CONFIG_PATH SYSCONFDIR "/spofd/spofd.conf"
 /*
@@ -53,6 +54,7 @@ struct daemon {
 	struct monitor *mon;
 	struct history *hist;
 	struct supervisor *sup;
+	struct vip_manager *vips;    /* this node's virtual IPs */
 	struct control *ctl;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *watchdog;
@@ -107,6 +109,15 @@ daemon_member_changed(void *arg, const struct member_conf *member, enum health_s
 	struct daemon *d = arg;
 
 	supervisor_member_changed(d->sup, member, from, now);
+}
+
+/* The VIPs' events go to the log and the history like the services' own. */
+static void
+daemon_vip_event(void *arg, const char *service, const char *name, const char *detail)
+{
+	struct daemon *d = arg;
+
+	supervisor_event(d->sup, service, name, detail);
 }
 
 static json_t *
@@ -439,6 +450,8 @@ daemon_run(struct daemon *d)
 	}
 	d->hist = history_new(HISTORY_DEFAULT_SIZE);
 	d->sup = supervisor_new(d->base, d->procs, d->cfg, d->hist);
+	d->vips = vip_manager_new(d->base, daemon_vip_event, d);
+	supervisor_set_vips(d->sup, d->vips);
 	d->mon = monitor_new(d->base, d->eng, d->cfg, NULL, daemon_member_changed, d);
 	monitor_set_role_fn(d->mon, supervisor_primary, d->sup);
 	supervisor_set_monitor(d->sup, d->mon);
@@ -470,8 +483,10 @@ daemon_run(struct daemon *d)
 		d->exit_code = 1;
 	}
 
+	supervisor_shutdown(d->sup);
 	monitor_free(d->mon);
 	supervisor_free(d->sup);
+	vip_manager_free(d->vips);
 	history_free(d->hist);
 	event_free(d->tilt);
 	control_free(d->ctl);

@@ -15,6 +15,7 @@
 #include "state.h"
 #include "supervisor.h"
 #include "util.h"
+#include "vip.h"
 
 /*
  * One slot per service.  The slot outlives reloads that keep the service
@@ -50,6 +51,7 @@ struct supervisor {
 	struct state state;
 	struct slot **slots;
 	size_t n_slots;
+	struct vip_manager *vips;  /* NULL: no VIP is ever held */
 };
 
 static struct slot *
@@ -102,6 +104,63 @@ ops_persist(void *arg, const char *service, uint64_t epoch, const char *primary)
 	}
 	free(old_primary);
 	return ok;
+}
+
+/* Whether MEMBER of CONF runs on this node: while it is primary, CONF's VIPs are held here. */
+static bool
+sup_member_here(const struct supervisor *sup, const struct service_conf *conf, const char *member)
+{
+	for (size_t i = 0; member != NULL && i < conf->n_members; i++) {
+		const struct member_conf *m = &conf->members[i];
+
+		if (strcmp(m->name, member) == 0)
+			return m->node != NULL && strcmp(m->node, sup->cfg->node) == 0;
+	}
+	return false;
+}
+
+static bool
+sup_any_member_here(const struct supervisor *sup, const struct service_conf *conf)
+{
+	for (size_t i = 0; i < conf->n_members; i++) {
+		if (sup_member_here(sup, conf, conf->members[i].name))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * MEMBER becomes primary: if it runs here, the VIPs come here before its
+ * on_promote runs.  A VIP that cannot be added fails the promotion.
+ */
+static bool
+ops_acquire(void *arg, const char *service, const char *member, char *err, size_t errlen)
+{
+	struct supervisor *sup = arg;
+	const struct service_conf *conf = config_find_service(sup->cfg, service);
+	struct vip_announce ann;
+
+	if (sup->vips == NULL || conf == NULL || conf->n_vips == 0 || !sup_member_here(sup, conf, member))
+		return true;
+	ann = vip_announce_of(conf);
+	return vip_acquire(sup->vips, service, conf->vips, conf->n_vips, &ann, err, errlen);
+}
+
+/*
+ * MEMBER stops being primary (before its on_demote, or after its failed
+ * promotion): whatever this node holds for the service goes.  Only a
+ * primary here holds anything, so the member need not be looked up.
+ */
+static void
+ops_release(void *arg, const char *service, const char *member)
+{
+	struct supervisor *sup = arg;
+	char why[CONFIG_NAME_MAX + 64];
+
+	if (sup->vips == NULL || !vip_held(sup->vips, service))
+		return;
+	snprintf(why, sizeof(why), "%s is no longer primary", member != NULL ? member : "-");
+	vip_release(sup->vips, service, why);
 }
 
 static void
@@ -182,6 +241,8 @@ slot_new(struct supervisor *sup, const struct service_conf *conf)
 		.wall = ops_wall,
 		.health = ops_health,
 		.persist = ops_persist,
+		.acquire = ops_acquire,
+		.release = ops_release,
 		.run_hook = ops_run_hook,
 		.event = ops_event,
 		.arm = ops_arm,
@@ -253,8 +314,72 @@ supervisor_set_monitor(struct supervisor *sup, const struct monitor *mon)
 }
 
 void
+supervisor_set_vips(struct supervisor *sup, struct vip_manager *vips)
+{
+	sup->vips = vips;
+}
+
+/*
+ * At start: the primary of the current epoch (adopted from the state file,
+ * no hook runs) keeps its VIPs, or gets them back, if it runs here; any
+ * other VIP of the service found here was left behind by an earlier run
+ * (a crash, a kill -9) and goes, lest two nodes answer for it.
+ */
+static void
+sup_vips_start(struct supervisor *sup, struct slot *sl)
+{
+	const struct service_conf *conf = config_find_service(sup->cfg, sl->name);
+	const char *primary = service_primary(sl->svc);
+	struct vip_announce ann;
+	char err[512];
+
+	if (sup->vips == NULL || conf == NULL || conf->n_vips == 0)
+		return;
+	if (!sup_any_member_here(sup, conf))
+		log_debug("service %s: no member has node = %s, so its VIPs are never held here",
+		    sl->name, sup->cfg->node);
+	if (primary != NULL && sup_member_here(sup, conf, primary)) {
+		ann = vip_announce_of(conf);
+		if (!vip_update(sup->vips, sl->name, conf->vips, conf->n_vips, &ann, err, sizeof(err)))
+			log_error("service %s: primary %s runs here but its VIPs are not all in place: %s",
+			    sl->name, primary, err);
+		return;
+	}
+	vip_remove_stale(sup->vips, sl->name, conf->vips, conf->n_vips);
+}
+
+/*
+ * After a reload: a primary here holds exactly the VIPs now configured;
+ * one that is no longer here (its node changed) holds none.  A role
+ * change under way takes care of its own VIPs.
+ */
+static void
+sup_vips_reconf(struct supervisor *sup, struct slot *sl, const struct service_conf *conf)
+{
+	const char *primary = service_primary(sl->svc);
+	bool here = primary != NULL && sup_member_here(sup, conf, primary);
+	bool held = vip_held(sup->vips, sl->name);
+	enum service_state st = service_state(sl->svc);
+	struct vip_announce ann = vip_announce_of(conf);
+	char err[512];
+
+	if (held && !here) {
+		vip_release(sup->vips, sl->name, "its primary is no longer on this node");
+		return;
+	}
+	if (!here || (!held && (conf->n_vips == 0 || st == SVC_FAILING_OVER || st == SVC_FAILED)))
+		return;
+	if (conf->n_vips > 0 && !sup_any_member_here(sup, conf))
+		log_debug("service %s: no member has node = %s", sl->name, sup->cfg->node);
+	if (!vip_update(sup->vips, sl->name, conf->vips, conf->n_vips, &ann, err, sizeof(err)))
+		log_error("service %s: after the reload, not every VIP is in place: %s", sl->name, err);
+}
+
+void
 supervisor_start(struct supervisor *sup)
 {
+	for (size_t i = 0; i < sup->n_slots; i++)
+		sup_vips_start(sup, sup->slots[i]);
 	for (size_t i = 0; i < sup->n_slots; i++)
 		service_tick(sup->slots[i]->svc);
 }
@@ -303,6 +428,8 @@ supervisor_reconf(struct supervisor *sup, const struct config *cfg)
 		if (hook_queue_busy(old[j]->hooks))
 			log_warn("service %s removed while a hook runs: the hook is killed", old[j]->name);
 		supervisor_event(sup, old[j]->name, "-service", "removed from the configuration");
+		if (sup->vips != NULL && vip_held(sup->vips, old[j]->name))
+			vip_release(sup->vips, old[j]->name, "its service was removed from the configuration");
 		slot_free(old[j]);
 	}
 	free(old);
@@ -312,6 +439,8 @@ supervisor_reconf(struct supervisor *sup, const struct config *cfg)
 
 		service_reconf(sl->svc, &cfg->services[i], cfg->node);
 	}
+	for (size_t i = 0; sup->vips != NULL && i < cfg->n_services; i++)
+		sup_vips_reconf(sup, sup_slot(sup, cfg->services[i].name), &cfg->services[i]);
 }
 
 void
@@ -353,10 +482,17 @@ supervisor_status_json(const struct supervisor *sup, json_t *services)
 		struct slot *sl = name != NULL ? sup_slot(sup, name) : NULL;
 
 		if (sl != NULL) {
+			const struct service_conf *conf = config_find_service(sup->cfg, name);
+
 			service_status_json(sl->svc, o);
 			json_object_set_new(o, "hooks_waiting",
 			    json_integer((json_int_t)hook_queue_waiting(sl->hooks)));
 			json_object_set_new(o, "hook_running", json_boolean(hook_queue_busy(sl->hooks)));
+			if (sup->vips != NULL && conf != NULL)
+				json_object_set_new(o, "vips",
+				    vip_status_json(sup->vips, name, conf->vips, conf->n_vips));
+			else
+				json_object_set_new(o, "vips", json_array());
 		}
 	}
 }
@@ -369,6 +505,13 @@ supervisor_event(struct supervisor *sup, const char *service, const char *name, 
 	else
 		log_notice("%s %s", name, detail);
 	history_add(sup->hist, now_wall_us(), service, name, "%s", detail);
+}
+
+void
+supervisor_shutdown(struct supervisor *sup)
+{
+	if (sup->vips != NULL)
+		vip_release_all(sup->vips, "spofd is stopping");
 }
 
 void
