@@ -16,6 +16,11 @@ BUILD_DEPS="build-essential autoconf automake pkg-config libevent-dev
 	libcurl4-openssl-dev libinih-dev libjansson-dev check ca-certificates"
 TEST_DEPS="jq socat nginx-light mandoc procps iproute2"
 
+# The virtual IPs: libmnl for rtnetlink; their tests use ip (iproute2) and
+# curl inside network namespaces.
+BUILD_DEPS="$BUILD_DEPS libmnl-dev"
+TEST_DEPS="$TEST_DEPS curl"
+
 usage() {
 	cat <<'EOF'
 usage: ./quickstart.sh demo|test
