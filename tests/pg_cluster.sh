@@ -18,7 +18,9 @@
 #                                  pg_basebackup -R from PRIMARY and start it;
 #                                  SETTINGs ("hot_standby = off") go to its
 #                                  postgresql.conf first
-#     start|stop BASE NAME [MODE]  pg_ctl start / stop (-m MODE, default fast)
+#     start BASE NAME              start the postmaster (in the background,
+#                                  run by setpriv as postgres), wait until ready
+#     stop BASE NAME [MODE]        pg_ctl stop (-m MODE, default fast)
 #     port|pid BASE NAME           the instance's port, its postmaster's PID
 #     psql BASE NAME SQL           run SQL as postgres, print the rows (-At)
 #     destroy BASE                 stop every instance (by its PID) and remove BASE
@@ -49,10 +51,12 @@ pgc_usable() {
 			echo "no postgres system user"
 			return 1
 		fi
-		if ! command -v runuser >/dev/null 2>&1; then
-			echo "runuser not found"
-			return 1
-		fi
+		for b in runuser setpriv; do
+			if ! command -v $b >/dev/null 2>&1; then
+				echo "$b not found (util-linux)"
+				return 1
+			fi
+		done
 	fi
 	return 0
 }
@@ -101,12 +105,35 @@ pgc_set() {
 	done
 }
 
-# pgc_start NAME: start it on its port, or on a new one when that is taken
-# and the instance never ran.
+# pgc_alive PID: the process runs (a zombie does not).
+pgc_alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	pgc_st=$(sed -n 's/^[^)]*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)
+	[ "$pgc_st" != Z ]
+}
+
+# pgc_spawn NAME: the postmaster in the background, a child of this shell
+# (setpriv execs, so the caller reaps it: a killed postmaster never lingers
+# as a zombie holding its pid file's PID).
+pgc_spawn() {
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid=postgres --regid=postgres --init-groups --reset-env \
+			"$PGBIN/postgres" -D "$PGC_BASE/$1/data" >>"$PGC_BASE/$1/log" 2>&1 </dev/null &
+	else
+		"$PGBIN/postgres" -D "$PGC_BASE/$1/data" >>"$PGC_BASE/$1/log" 2>&1 </dev/null &
+	fi
+	PGC_SPAWNED=$!
+}
+
+# pgc_start NAME: start it and wait until it is ready (or a standby),
+# on its port, or on a new one when that is taken and it never ran.
 pgc_start() {
 	pgc_n=$1
 	pgc_fresh=0
 	[ -s "$PGC_BASE/$pgc_n/port" ] || pgc_fresh=1
+	# A postmaster of ours killed earlier: reap it, or its PID blocks the start.
+	pgc_old=$(pgc_pid "$pgc_n")
+	[ -n "$pgc_old" ] && ! pgc_alive "$pgc_old" && wait "$pgc_old" 2>/dev/null
 	pgc_try=0
 	while :; do
 		if [ ! -s "$PGC_BASE/$pgc_n/port" ]; then
@@ -114,10 +141,20 @@ pgc_start() {
 			pgc_set "$pgc_n" "port = $pgc_p"
 			echo "$pgc_p" >"$PGC_BASE/$pgc_n/port"
 		fi
-		if pgc_as_owner "$PGBIN/pg_ctl" -D "$PGC_BASE/$pgc_n/data" -l "$PGC_BASE/$pgc_n/log" \
-			-w -t 60 start >>"$PGC_BASE/$pgc_n/pg_ctl.out" 2>&1; then
-			return 0
-		fi
+		pgc_spawn "$pgc_n"
+		pgc_i=0
+		while pgc_alive "$PGC_SPAWNED"; do
+			# Line 8 of postmaster.pid: "ready" or "standby" once it got there.
+			if [ "$(pgc_pid "$pgc_n")" = "$PGC_SPAWNED" ] &&
+				sed -n 8p "$PGC_BASE/$pgc_n/data/postmaster.pid" 2>/dev/null | grep -q 'ready\|standby'; then
+				return 0
+			fi
+			pgc_i=$((pgc_i + 1))
+			[ $pgc_i -gt 600 ] && break
+			sleep 0.1
+		done
+		kill -KILL "$PGC_SPAWNED" 2>/dev/null
+		wait "$PGC_SPAWNED" 2>/dev/null
 		pgc_try=$((pgc_try + 1))
 		if [ $pgc_fresh = 1 ] && [ $pgc_try -lt 10 ] &&
 			grep -q 'could not bind\|Address already in use' "$PGC_BASE/$pgc_n/log" 2>/dev/null; then
