@@ -42,6 +42,8 @@ struct monitor {
 	const struct config *cfg;
 	struct mon_member *members;
 	size_t n_members;
+	uint32_t *index;     /* open addressing by (service, member) name: k + 1, 0 empty */
+	size_t index_mask;   /* slots - 1; slots a power of two >= 2 n_members */
 	monitor_change_fn on_change;
 	void *arg;
 	monitor_role_fn role_fn;
@@ -216,13 +218,53 @@ monitor_timer_cb(evutil_socket_t fd, short what, void *arg)
 	probe_start(mm->probe);
 }
 
+/*
+ * The service layer looks members up by name on every change of any
+ * member's health, and walks all of a service's members when it does: a
+ * linear search here made each change O(n) and a start with n members
+ * O(n^2) lookups (seconds at 1000 members, most of an hour at 10000).
+ */
+static uint64_t
+monitor_hash(const char *service, const char *member)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a */
+
+	for (const char *s = service; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	h = (h ^ '/') * 1099511628211ull; /* names hold no '/' */
+	for (const char *s = member; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static void
+monitor_index_build(struct monitor *m)
+{
+	size_t slots = 16;
+
+	while (slots < 2 * m->n_members)
+		slots *= 2;
+	m->index = xcalloc(slots, sizeof(*m->index));
+	m->index_mask = slots - 1;
+	for (size_t k = 0; k < m->n_members; k++) {
+		const struct mon_member *mm = &m->members[k];
+		size_t i = monitor_hash(mm->svc->name, mm->conf->name) & m->index_mask;
+
+		while (m->index[i] != 0)
+			i = (i + 1) & m->index_mask;
+		m->index[i] = (uint32_t)(k + 1);
+	}
+}
+
 static const struct mon_member *
 monitor_find(const struct monitor *m, const char *service, const char *member)
 {
-	for (size_t i = 0; i < m->n_members; i++) {
-		const struct mon_member *mm = &m->members[i];
+	size_t i = monitor_hash(service, member) & m->index_mask;
 
-		if (strcmp(mm->svc->name, service) == 0 && strcmp(mm->conf->name, member) == 0)
+	for (; m->index[i] != 0; i = (i + 1) & m->index_mask) {
+		const struct mon_member *mm = &m->members[m->index[i] - 1];
+
+		if (strcmp(mm->conf->name, member) == 0 && strcmp(mm->svc->name, service) == 0)
 			return mm;
 	}
 	return NULL;
@@ -266,6 +308,7 @@ monitor_new(struct event_base *base, struct probe_engine *eng, const struct conf
 			evtimer_assign(&mm->timer, base, monitor_timer_cb, mm);
 		}
 	}
+	monitor_index_build(m);
 	return m;
 }
 
@@ -304,6 +347,7 @@ monitor_free(struct monitor *m)
 	for (size_t k = 0; k < m->n_members; k++)
 		probe_free(m->members[k].probe);
 	free(m->members);
+	free(m->index);
 	free(m);
 }
 
