@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +299,20 @@ tcp_connect(struct probe *p)
 	}
 	t->fd = fd;
 	t->phase = TCP_CONNECTING;
+	if (p->check->tcp_send_len == 0 && p->check->tcp_expect_len == 0) {
+		/*
+		 * A plain connect check ends with a reset as soon as the
+		 * SYN-ACK is in.  Out of quick-ack mode the kernel holds back
+		 * the handshake's last ACK (there may be data to piggyback it
+		 * on), so the reset goes out instead: the backend's kernel never
+		 * makes a connection of it, never queues it for accept() nor
+		 * wakes the backend.  A backend that cannot take connections
+		 * (no listener, a full queue) still fails: no SYN-ACK comes.
+		 */
+		int off = 0;
+
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &off, sizeof(off));
+	}
 	if (connect(fd, (struct sockaddr *)&t->addr, t->addrlen) == 0) {
 		/* Loopback may connect at once; report from the loop all the same. */
 		tcp_wait(p, EV_WRITE, tcp_connect_cb);
