@@ -586,6 +586,20 @@ vip_announce_start(struct vip_hold *h)
 		vip_arm(&h->garp_ev, h->ann.refresh_ms);
 }
 
+/* New announce settings for a VIP held all along (a reload): the refresh follows at once. */
+static void
+vip_announce_change(struct vip_hold *h, const struct vip_announce *ann)
+{
+	bool refresh_changed = h->ann.refresh_ms != ann->refresh_ms;
+
+	h->ann = *ann;
+	if (!refresh_changed || h->garp_left > 0)
+		return; /* a burst under way arms the refresh when it ends */
+	evtimer_del(&h->garp_ev);
+	if (h->ann.refresh_ms > 0)
+		vip_arm(&h->garp_ev, h->ann.refresh_ms);
+}
+
 static void
 vip_garp_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -871,7 +885,7 @@ vip_take(struct vip_manager *vm, const char *service, const struct vip_conf *vip
 		int ifindex = 0;
 
 		if (h != NULL && h->present) {
-			h->ann = *ann;
+			vip_announce_change(h, ann);
 			continue;
 		}
 		if (vip_put(vm, v, &ifindex, &was_there, msg, sizeof(msg)) != 0) {

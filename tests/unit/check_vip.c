@@ -571,14 +571,36 @@ START_TEST(test_refresh)
 
 	ck_assert(vip_acquire(vm, "web", &v, 1, &ann, err, sizeof(err)));
 	spin(450);
-	/* one at once, then one every 100 ms: 5 in 450 ms, give or take a slow turn */
+	/* one at once, then one every 100 ms: 5 in 450 ms, fewer on a loaded machine */
 	seen = count_na(fd, &v);
-	ck_assert_msg(seen >= 3 && seen <= 6, "%u announcements", seen);
+	ck_assert_msg(seen >= 2 && seen <= 6, "%u announcements", seen);
 	/* released: no more */
 	vip_release(vm, "web", "test");
 	count_na(fd, &v);
 	spin(250);
 	ck_assert_uint_eq(count_na(fd, &v), 0);
+	close(fd);
+	vip_conf_free(&v);
+}
+END_TEST
+
+START_TEST(test_refresh_set_by_update)
+{
+	struct vip_conf v = vip("2001:db8::100/64 dev v0");
+	const struct vip_announce none = { 1, 1000, 0 }, every = { 1, 1000, 100 };
+	int fd = sniff(ETHERTYPE_IPV6);
+	unsigned seen;
+	char err[256];
+
+	ck_assert(vip_acquire(vm, "web", &v, 1, &none, err, sizeof(err)));
+	spin(250);
+	ck_assert_uint_eq(count_na(fd, &v), 1);
+	/* a reload turns the refresh on for a VIP held all along: no new burst, the refresh starts */
+	ck_assert(vip_update(vm, "web", &v, 1, &every, err, sizeof(err)));
+	spin(350);
+	seen = count_na(fd, &v);
+	ck_assert_msg(seen >= 1 && seen <= 4, "%u announcements", seen);
+	ck_assert_uint_eq(rec_count(&rec, "+vip-added", ""), 1);
 	close(fd);
 	vip_conf_free(&v);
 }
@@ -630,6 +652,7 @@ vip_suite(bool netns)
 		tcase_add_test(tc, test_garp_sent);
 		tcase_add_test(tc, test_na_sent);
 		tcase_add_test(tc, test_refresh);
+		tcase_add_test(tc, test_refresh_set_by_update);
 		suite_add_tcase(s, tc);
 	}
 	return s;
