@@ -46,7 +46,7 @@
 
 extern char **environ;
 
-#define HOOK_ENV_VARS 8          /* SPOFD_* variables a hook gets */
+#define HOOK_ENV_VARS 9          /* SPOFD_* variables a hook gets */
 #define HOOK_PW_BUF 16384        /* bytes for getpwuid_r/getgrgid_r records */
 #define HOOK_SYMLINK_HOPS 40     /* links followed by hook_check_path, as the kernel's limit */
 
@@ -56,7 +56,7 @@ struct hook_item {
 	enum hook_kind kind;
 	char *path;              /* NULL: not configured */
 	struct hook_env env;     /* points into strs */
-	char *strs[7];           /* owned copies of env's strings */
+	char *strs[8];           /* owned copies of env's strings */
 	hook_done_fn done;
 	void *arg;
 };
@@ -86,6 +86,7 @@ struct hook_queue {
 static const char *const hook_env_names[HOOK_ENV_VARS] = {
 	"SPOFD_EVENT", "SPOFD_SERVICE", "SPOFD_EPOCH", "SPOFD_OLD_PRIMARY",
 	"SPOFD_NEW_PRIMARY", "SPOFD_NEW_PRIMARY_ADDRESS", "SPOFD_NODE", "SPOFD_REASON",
+	"SPOFD_OLD_PRIMARY_ADDRESS",
 };
 
 const char *
@@ -128,6 +129,7 @@ hook_item_new(const struct hook_job *job)
 	it->env.new_primary_address = it->strs[4] = hook_dup(e->new_primary_address);
 	it->env.node = it->strs[5] = hook_dup(e->node);
 	it->env.reason = it->strs[6] = hook_dup(e->reason);
+	it->env.old_primary_address = it->strs[7] = hook_dup(e->old_primary_address);
 	return it;
 }
 
@@ -174,6 +176,7 @@ hook_build_env(const struct hook_item *it)
 	values[5] = e->new_primary_address;
 	values[6] = e->node;
 	values[7] = e->reason;
+	values[8] = e->old_primary_address;
 	for (size_t i = 0; i < HOOK_ENV_VARS; i++)
 		env[k++] = xasprintf("%s=%s", hook_env_names[i], values[i]);
 	env[k] = NULL;

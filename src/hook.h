@@ -30,6 +30,7 @@ struct hook_env {
 	const char *new_primary_address; /* SPOFD_NEW_PRIMARY_ADDRESS */
 	const char *node;                /* SPOFD_NODE: this node */
 	const char *reason;              /* SPOFD_REASON: failover, switchover, failback, initial... */
+	const char *old_primary_address; /* SPOFD_OLD_PRIMARY_ADDRESS ("" if none) */
 };
 
 struct hook_result {

@@ -212,15 +212,43 @@ svc_better(const struct service *s, const struct member_conf *m, const struct me
 	return strcmp(m->name, best->name) < 0;
 }
 
-/* Bytes M is behind the primary's last known WAL position; 0 when unknown. */
+/*
+ * The primary's WAL position: what it reports now while it reports itself
+ * a primary, else the last it reported (noted at every evaluation, so a
+ * dead primary's last word is the yardstick).  False when never known.
+ */
+static bool
+svc_primary_lsn(const struct service *s, uint64_t *lsn)
+{
+	const struct health *h = s->primary != NULL && !s->ch.active
+	    ? s->ops.health(s->ops.arg, s->conf->name, s->primary) : NULL;
+	bool live = h != NULL && h->facts.lsn_known && h->facts.role_known && !h->facts.in_recovery;
+
+	if (!live && !s->primary_lsn_known)
+		return false;
+	*lsn = s->primary_lsn_known ? s->primary_lsn : 0;
+	if (live && h->facts.lsn > *lsn)
+		*lsn = h->facts.lsn;
+	return true;
+}
+
+/* Bytes M is behind the primary's WAL position; 0 when either is unknown. */
 static uint64_t
 svc_lag(const struct service *s, const char *member)
 {
-	uint64_t lsn;
+	uint64_t lsn, plsn;
 
-	if (!s->primary_lsn_known || !svc_member_lsn(s, member, &lsn) || lsn >= s->primary_lsn)
+	if (!svc_primary_lsn(s, &plsn) || !svc_member_lsn(s, member, &lsn) || lsn >= plsn)
 		return 0;
-	return s->primary_lsn - lsn;
+	return plsn - lsn;
+}
+
+static bool
+svc_reports_primary(const struct service *s, const char *member)
+{
+	const struct health *h = s->ops.health(s->ops.arg, s->conf->name, member);
+
+	return h != NULL && h->facts.role_known && !h->facts.in_recovery;
 }
 
 static const struct member_conf *
@@ -265,16 +293,12 @@ svc_best_candidate(struct service *s, const char *exclude)
 static void
 svc_note_primary_lsn(struct service *s)
 {
-	const struct health *h;
+	uint64_t lsn;
 
-	if (s->primary == NULL || s->ch.active)
-		return;
-	h = s->ops.health(s->ops.arg, s->conf->name, s->primary);
-	if (h == NULL || !h->facts.lsn_known || !h->facts.role_known || h->facts.in_recovery)
-		return;
-	if (!s->primary_lsn_known || h->facts.lsn > s->primary_lsn)
-		s->primary_lsn = h->facts.lsn;
-	s->primary_lsn_known = true;
+	if (svc_primary_lsn(s, &lsn)) {
+		s->primary_lsn = lsn;
+		s->primary_lsn_known = true;
+	}
 }
 
 /* Forget failed promotions: after a success, everyone is a candidate again. */
@@ -293,6 +317,7 @@ svc_push_hook(struct service *s, enum hook_kind kind, const char *reason, const 
     const char *to)
 {
 	const struct member_conf *tm = svc_member(s, to);
+	const struct member_conf *fm = svc_member(s, from);
 	struct hook_job job;
 
 	memset(&job, 0, sizeof(job));
@@ -316,6 +341,7 @@ svc_push_hook(struct service *s, enum hook_kind kind, const char *reason, const 
 	job.env.old_primary = from ? from : "";
 	job.env.new_primary = to ? to : "";
 	job.env.new_primary_address = tm != NULL && tm->address != NULL ? tm->address : "";
+	job.env.old_primary_address = fm != NULL && fm->address != NULL ? fm->address : "";
 	job.env.node = s->node;
 	job.env.reason = reason;
 	s->ops.run_hook(s->ops.arg, s->conf->name, &job);
@@ -493,6 +519,19 @@ st_electing(struct service *s)
 		return;
 	}
 	cand = svc_best_candidate(s, NULL);
+	/*
+	 * A backend that reports its role (PostgreSQL) already has a primary
+	 * at the first election: take it, whatever the priorities say, rather
+	 * than promote a standby beside it.
+	 */
+	for (size_t i = 0; i < s->conf->n_members; i++) {
+		const struct member_conf *m = &s->conf->members[i];
+
+		if (m->priority > 0 && svc_health(s, m->name) == HEALTH_UP &&
+		    svc_reports_primary(s, m->name) && (cand == NULL || !svc_reports_primary(s, cand->name) ||
+		    svc_better(s, m, cand)))
+			cand = m;
+	}
 	if (cand == NULL) {
 		if (s->state != SVC_NO_CANDIDATE)
 			svc_event(s, "+no-candidate", "no member is up with priority above 0");
@@ -892,10 +931,10 @@ service_status_json(const struct service *s, json_t *o)
 		bool primary = name != NULL && s->primary != NULL && strcmp(name, s->primary) == 0;
 
 		json_object_set_new(m, "role", json_string(primary ? "primary" : "standby"));
-		if (!primary && name != NULL && s->primary_lsn_known) {
-			uint64_t lsn;
+		if (!primary && name != NULL) {
+			uint64_t lsn, plsn;
 
-			if (svc_member_lsn(s, name, &lsn))
+			if (svc_member_lsn(s, name, &lsn) && svc_primary_lsn(s, &plsn))
 				json_object_set_new(m, "lag_bytes", json_integer((json_int_t)svc_lag(s, name)));
 		}
 	}

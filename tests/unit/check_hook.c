@@ -138,6 +138,7 @@ job_for(const char *path, int tag, uint64_t epoch)
 	j.env.old_primary = "a";
 	j.env.new_primary = "b";
 	j.env.new_primary_address = "127.0.0.1:8080";
+	j.env.old_primary_address = "127.0.0.1:8081";
 	j.env.node = "n1";
 	j.env.reason = "failover";
 	j.done = done_cb;
@@ -289,6 +290,7 @@ START_TEST(test_env)
 	assert_line(env, "SPOFD_OLD_PRIMARY=");
 	assert_line(env, "SPOFD_NEW_PRIMARY=b");
 	assert_line(env, "SPOFD_NEW_PRIMARY_ADDRESS=");
+	assert_line(env, "SPOFD_OLD_PRIMARY_ADDRESS=127.0.0.1:8081");
 	assert_line(env, "SPOFD_NODE=n1");
 	assert_line(env, "SPOFD_REASON=failover");
 	assert_line(env, "CHECK_HOOK_KEEP=kept");

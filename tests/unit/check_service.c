@@ -23,7 +23,7 @@ static uint64_t armed_at;
 
 struct hook_call {
 	enum hook_kind kind;
-	char event[16], old_primary[16], new_primary[16], reason[16], address[32];
+	char event[16], old_primary[16], new_primary[16], reason[16], address[32], old_address[32];
 	uint64_t epoch;
 };
 static struct hook_call hooks[MAXLOG];
@@ -70,6 +70,7 @@ fake_run_hook(void *arg, const char *service, const struct hook_job *job)
 	snprintf(h->new_primary, sizeof(h->new_primary), "%s", job->env.new_primary);
 	snprintf(h->reason, sizeof(h->reason), "%s", job->env.reason);
 	snprintf(h->address, sizeof(h->address), "%s", job->env.new_primary_address);
+	snprintf(h->old_address, sizeof(h->old_address), "%s", job->env.old_primary_address);
 	h->epoch = job->env.epoch;
 }
 
@@ -273,6 +274,7 @@ START_TEST(test_failover)
 	ck_assert_int_eq(n_hooks, 1);
 	ck_assert_str_eq(hooks[0].event, "demote");
 	ck_assert_str_eq(hooks[0].old_primary, "a");
+	ck_assert_str_eq(hooks[0].old_address, "192.0.2.1:80");
 	ck_assert_str_eq(hooks[0].new_primary, "b");
 	ck_assert_str_eq(hooks[0].reason, "failover");
 	/* The old primary is dead: a failed fence does not stop the promotion. */
@@ -534,6 +536,38 @@ START_TEST(test_promote_backoff_doubles)
 }
 END_TEST
 
+START_TEST(test_initial_election_takes_reported_primary)
+{
+	for (int i = 0; i < MAXM; i++)
+		healths[i].state = HEALTH_UP;
+	set_lsn(0, true, 900);  /* a: higher priority, but a standby */
+	set_lsn(1, false, 1000); /* b: already the primary */
+	set_lsn(2, true, 800);
+	svc = service_new(&conf, "n1", 0, NULL, &ops);
+	service_tick(svc);
+	ck_assert_int_eq(n_hooks, 1);
+	ck_assert_str_eq(hooks[0].new_primary, "b");
+}
+END_TEST
+
+START_TEST(test_lag_follows_the_live_primary)
+{
+	json_t *o = json_object(), *ms = json_array(), *m2 = json_object();
+
+	start_with_a();
+	set_lsn(0, false, 1000);
+	set_lsn(1, true, 1000);
+	service_tick(svc);
+	set_lsn(0, false, 9000); /* the primary moves on, no evaluation in between */
+	json_object_set_new(m2, "name", json_string("b"));
+	json_array_append_new(ms, m2);
+	json_object_set_new(o, "members", ms);
+	service_status_json(svc, o);
+	ck_assert_int_eq(json_integer_value(json_object_get(m2, "lag_bytes")), 8000);
+	json_decref(o);
+}
+END_TEST
+
 START_TEST(test_switchover)
 {
 	char msg[256];
@@ -676,6 +710,8 @@ main(void)
 	tcase_add_test(tc, test_wal_ranking_breaks_priority_ties);
 	tcase_add_test(tc, test_lagging_standby_not_promoted);
 	tcase_add_test(tc, test_promote_backoff_doubles);
+	tcase_add_test(tc, test_initial_election_takes_reported_primary);
+	tcase_add_test(tc, test_lag_follows_the_live_primary);
 	tcase_add_test(tc, test_switchover);
 	tcase_add_test(tc, test_switchover_demote_failure_stops);
 	tcase_add_test(tc, test_adopt_persisted_primary);
