@@ -13,8 +13,10 @@ SRCDIR=$(cd "$(dirname "$0")" && pwd)
 cd "$SRCDIR"
 
 BUILD_DEPS="build-essential autoconf automake pkg-config libevent-dev
-	libcurl4-openssl-dev libinih-dev libjansson-dev check ca-certificates"
-TEST_DEPS="jq socat nginx-light mandoc procps iproute2"
+	libcurl4-openssl-dev libinih-dev libjansson-dev libpq-dev check ca-certificates"
+# postgresql: the PostgreSQL tests make their own clusters with initdb
+# (Debian's default cluster is not started: see policy-rc.d below).
+TEST_DEPS="jq socat nginx-light mandoc procps iproute2 postgresql"
 
 # The virtual IPs: libmnl for rtnetlink; their tests use ip (iproute2) and
 # curl inside network namespaces.
