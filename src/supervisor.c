@@ -40,6 +40,7 @@ struct slot {
 	struct event fail_ev;   /* reports a hook that could not be queued */
 	struct hook_result fail_result;
 	enum hook_kind fail_kind;
+	bool vips_started;      /* its VIPs were looked at once (start, or the reload that added it) */
 };
 
 struct supervisor {
@@ -333,6 +334,7 @@ sup_vips_start(struct supervisor *sup, struct slot *sl)
 	struct vip_announce ann;
 	char err[512];
 
+	sl->vips_started = true;
 	if (sup->vips == NULL || conf == NULL || conf->n_vips == 0)
 		return;
 	if (!sup_any_member_here(sup, conf))
@@ -439,8 +441,15 @@ supervisor_reconf(struct supervisor *sup, const struct config *cfg)
 
 		service_reconf(sl->svc, &cfg->services[i], cfg->node);
 	}
-	for (size_t i = 0; sup->vips != NULL && i < cfg->n_services; i++)
-		sup_vips_reconf(sup, sup_slot(sup, cfg->services[i].name), &cfg->services[i]);
+	for (size_t i = 0; sup->vips != NULL && i < cfg->n_services; i++) {
+		struct slot *sl = sup_slot(sup, cfg->services[i].name);
+
+		/* A service the reload added is looked at as if spofd had just started. */
+		if (!sl->vips_started)
+			sup_vips_start(sup, sl);
+		else
+			sup_vips_reconf(sup, sl, &cfg->services[i]);
+	}
 }
 
 void

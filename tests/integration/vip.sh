@@ -13,9 +13,12 @@
 #   - a VIP deleted by hand on n2 is put back;
 #   - service ghost, whose VIP names a missing interface: a clear error in
 #     status and log, a failed promotion, the daemon keeps running;
-#   - a reload adding a second VIP puts it on n2 at once;
+#   - a reload adding a second VIP puts it on n2 at once; one adding a
+#     service api (its member on n1) puts api's VIP on n1, and removes it
+#     from n2 where it was left behind;
 #   - a VIP left on n1 while n1 is not primary is removed when its spofd
-#     starts; SIGTERM on n2 removes n2's VIPs.
+#     starts, while api's VIP (its primary is on n1 at the current epoch)
+#     comes back; SIGTERM on n2 removes n2's VIPs.
 # Documentation addresses only, inside namespaces made here and deleted on
 # exit.  VIP_FAMILY=6 (vip6.sh) runs the same with IPv6 and unsolicited NAs.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -27,13 +30,13 @@ need curl
 
 if [ "$VIP_FAMILY" = 6 ]; then
 	A1=2001:db8::1 A2=2001:db8::2 AC=2001:db8::10 PFX=64
-	VIP=2001:db8::100 VIP2=2001:db8::101 GHOST=2001:db8:1::7/64
+	VIP=2001:db8::100 VIP2=2001:db8::101 VIP3=2001:db8::102 GHOST=2001:db8:1::7/64
 	ANY='[::]' URL_VIP="http://[$VIP]:8080/"
 	member_addr() { echo "[$1]:$2"; }
 	NODAD=nodad
 else
 	A1=192.0.2.1 A2=192.0.2.2 AC=192.0.2.10 PFX=24
-	VIP=192.0.2.100 VIP2=192.0.2.101 GHOST=198.51.100.7/24
+	VIP=192.0.2.100 VIP2=192.0.2.101 VIP3=192.0.2.102 GHOST=198.51.100.7/24
 	ANY=0.0.0.0 URL_VIP="http://$VIP:8080/"
 	member_addr() { echo "$1:$2"; }
 	NODAD=
@@ -111,10 +114,26 @@ until [ "$(ip netns exec "$NC" curl -g -s --max-time 1 "http://$(member_addr "$A
 	sleep 0.25
 done
 
-# write_conf NODE [EXTRA_VIP]: the configuration of NODE (n1 or n2).
+# write_conf NODE [EXTRA_VIP [api]]: the configuration of NODE (n1 or n2),
+# web with a second VIP, and a service api.
 write_conf() {
 	vips="$VIP/$PFX dev e0"
 	[ -n "${2:-}" ] && vips="$vips, $2/$PFX dev e0"
+	api=
+	[ -n "${3:-}" ] && api="
+[service api]
+check = http
+interval = 200ms
+timeout = 150ms
+rise = 2
+fall = 2
+vip = $VIP3/$PFX dev e0
+
+[member api/m1]
+address = $(member_addr "$A1" 8081)
+node = n1
+priority = 100
+"
 	cat >"$TMPD/$1.conf" <<EOT
 [spofd]
 node = $1
@@ -156,6 +175,7 @@ vip = $GHOST dev nosuch0
 address = $(member_addr "$A1" 8081)
 node = n1
 priority = 100
+$api
 EOT
 }
 
@@ -284,6 +304,17 @@ wait_st n2 "$web | [.vips[].held] == [true, true]" 5
 has_vip "$N1" "$VIP2" && fail "$VIP2 on n1"
 has_vip "$N2" "$VIP" || fail "$VIP left n2 on reload"
 
+# A reload adds service api, whose member runs on n1; its VIP was left on n2.
+ip -n "$N2" addr add "$VIP3/$PFX" dev e0 $NODAD || fail "cannot add $VIP3 on n2 by hand"
+write_conf n1 "$VIP2" api
+write_conf n2 "$VIP2" api
+"$SPOFCTL" -s "$TMPD/n1.sock" reload >/dev/null || fail "reload n1 (api)"
+"$SPOFCTL" -s "$TMPD/n2.sock" reload >/dev/null || fail "reload n2 (api)"
+wait_vip "$N2" "$VIP3" no 5
+wait_file_line "-vip-released api: $VIP3/$PFX dev e0 (left behind by an earlier run)" "$TMPD/n2.log" 5
+wait_vip "$N1" "$VIP3" yes 10
+wait_st n1 '.services[] | select(.name == "api") | .primary == "m1" and .vips[0].held == true' 10
+
 # ---- a VIP left on n1 is removed when n1's spofd starts (n1 is not primary) ----
 
 kill -TERM "$SPOFD_n1"; wait "$SPOFD_n1"; rc=$?
@@ -294,6 +325,11 @@ wait_vip "$N1" "$VIP" no 5
 wait_file_line "-vip-released web: $VIP/$PFX dev e0 (left behind by an earlier run)" "$TMPD/n1.log" 5
 wait_st n1 "$web | .primary == \"b\" and .vips[0].held == false" 10
 has_vip "$N2" "$VIP" || fail "$VIP left n2 when n1 started"
+# api's primary m1 is on n1 at the current epoch: its VIP, removed at SIGTERM, is back
+wait_vip "$N1" "$VIP3" yes 5
+wait_st n1 '.services[] | select(.name == "api") | .primary == "m1" and .vips[0].held == true' 10
+grep -q -- "-vip-released api: $VIP3/$PFX dev e0 (spofd is stopping)" "$TMPD/n1.log" ||
+	fail "no -vip-released for api at n1's shutdown"
 
 # ---- SIGTERM: n2 gives its VIPs up ----
 
