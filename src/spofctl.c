@@ -27,7 +27,7 @@
 #define SPOFCTL_DEFAULT_TIMEOUT_MS 5000        /* one request */
 #define SPOFCTL_SWITCHOVER_TIMEOUT_MS 60000    /* a switchover's whole wait: hooks may be slow */
 #define SPOFCTL_POLL_INTERVAL_MS 100           /* between status requests while waiting */
-#define SPOFCTL_COLS_MAX 8
+#define SPOFCTL_COLS_MAX 10
 
 struct spofctl {
 	const char *sock;     /* -s */
@@ -55,11 +55,11 @@ struct spofctl_table {
 
 enum spofctl_member_col {
 	MCOL_MEMBER, MCOL_ROLE, MCOL_ADDRESS, MCOL_HEALTH, MCOL_REASON,
-	MCOL_LATENCY, MCOL_SINCE, MCOL_CHECKS, MCOL_COUNT
+	MCOL_LATENCY, MCOL_LAG, MCOL_SINCE, MCOL_CHECKS, MCOL_COUNT
 };
 
 static const char *const spofctl_member_cols[MCOL_COUNT] = {
-	"MEMBER", "ROLE", "ADDRESS", "HEALTH", "REASON", "LATENCY", "SINCE", "CHECKS"
+	"MEMBER", "ROLE", "ADDRESS", "HEALTH", "REASON", "LATENCY", "LAG", "SINCE", "CHECKS"
 };
 
 #define SPOFCTL_USAGE_LINE "usage: spofctl [-s SOCKET] [-c CONFIG] [-t TIMEOUT] [--json] COMMAND [ARGS...]\n"
@@ -434,6 +434,23 @@ spofctl_latency(const json_t *v)
 	return xasprintf("%.2fs", (double)us / 1000000.0);
 }
 
+/* A standby's WAL lag: "0B", "512KiB", "20.4MiB"; "-" when not reported. */
+static char *
+spofctl_lag(const json_t *v)
+{
+	json_int_t b;
+
+	if (!json_is_integer(v) || (b = json_integer_value(v)) < 0)
+		return xstrdup("-");
+	if (b < 1024)
+		return xasprintf("%" JSON_INTEGER_FORMAT "B", b);
+	if (b < 1024 * 1024)
+		return xasprintf("%.0fKiB", (double)b / 1024.0);
+	if (b < 1024LL * 1024 * 1024)
+		return xasprintf("%.1fMiB", (double)b / (1024.0 * 1024.0));
+	return xasprintf("%.1fGiB", (double)b / (1024.0 * 1024.0 * 1024.0));
+}
+
 /*
  * "2026-12-04T21:00:00.123Z" to time_t and milliseconds (MS may be NULL).
  * Fractions of a second are optional.
@@ -597,7 +614,7 @@ spofctl_print_status(const json_t *reply)
 	size_t i, j, first = 0;
 	json_t *svc, *mem;
 
-	spofctl_table_init(&t, spofctl_member_cols, MCOL_COUNT, 1u << MCOL_CHECKS);
+	spofctl_table_init(&t, spofctl_member_cols, MCOL_COUNT, (1u << MCOL_CHECKS) | (1u << MCOL_LAG));
 	json_array_foreach(services, i, svc) {
 		json_array_foreach(json_object_get(svc, "members"), j, mem) {
 			const json_t *checks = json_object_get(mem, "checks");
@@ -609,6 +626,7 @@ spofctl_print_status(const json_t *reply)
 			row[MCOL_HEALTH] = spofctl_str(mem, "health");
 			row[MCOL_REASON] = spofctl_str(mem, "reason");
 			row[MCOL_LATENCY] = spofctl_latency(json_object_get(mem, "latency_us"));
+			row[MCOL_LAG] = spofctl_lag(json_object_get(mem, "lag_bytes"));
 			row[MCOL_SINCE] = spofctl_since(json_object_get(mem, "since"), now);
 			row[MCOL_CHECKS] = json_is_integer(checks) ?
 			    xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(checks)) :
