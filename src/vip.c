@@ -504,6 +504,21 @@ vip_hold_find(const struct vip_manager *vm, const char *service, const struct vi
 	return NULL;
 }
 
+/* A hold of any service on ADDR (of FAMILY), other than EXCEPT; NULL: none. */
+static struct vip_hold *
+vip_hold_of_address(const struct vip_manager *vm, int family, const unsigned char *addr,
+    const struct vip_hold *except)
+{
+	for (size_t i = 0; i < vm->n_holds; i++) {
+		struct vip_hold *h = vm->holds[i];
+
+		if (h != except && h->conf.family == family &&
+		    memcmp(h->conf.addr, addr, vip_addr_len(family)) == 0)
+			return h;
+	}
+	return NULL;
+}
+
 static struct vip_hold *
 vip_hold_new(struct vip_manager *vm, const char *service, const struct vip_conf *v,
     const struct vip_announce *ann)
@@ -790,6 +805,11 @@ vip_drop(struct vip_hold *h, const char *why)
 	struct vip_manager *vm = h->vm;
 	char *service = h->service, msg[VIP_ERR_LEN];
 	struct vip_conf v = h->conf;
+	/*
+	 * A reload may move an address from one service to another: the
+	 * service taking it over may already hold it, and it stays.
+	 */
+	bool kept = vip_hold_of_address(vm, v.family, v.addr, h) != NULL;
 	int e = 0, ifindex;
 
 	/* Forgotten first: the kernel's RTM_DELADDR echo must not look like a loss. */
@@ -797,7 +817,7 @@ vip_drop(struct vip_hold *h, const char *why)
 	h->conf.dev = h->conf.text = NULL;
 	vip_hold_free(h);
 	ifindex = vip_ifindex(v.dev);
-	if (ifindex > 0)
+	if (ifindex > 0 && !kept)
 		e = vip_del_at(vm, v.family, v.addr, v.prefix, ifindex);
 	if (e != 0)
 		vip_event(vm, service, "+vip-error", "cannot remove %s dev %s: %s", v.text, v.dev,
@@ -986,7 +1006,8 @@ vip_remove_stale(struct vip_manager *vm, const char *service, const struct vip_c
 		const struct vip_kaddr *ka;
 		int ifindex = vip_ifindex(v->dev);
 
-		if (ifindex < 0 || vip_hold_find(vm, service, v) != NULL)
+		/* Held here, by this service or (after a reload moved it) another one: not stale. */
+		if (ifindex < 0 || vip_hold_of_address(vm, v->family, v->addr, NULL) != NULL)
 			continue;
 		if ((ka = vip_dump_find(&d, v->family, v->addr, ifindex)) == NULL)
 			continue;
