@@ -14,11 +14,13 @@
 #include "util.h"
 
 /*
- * Every member has its own timer on the shared event base (a min-heap:
- * O(log n) per probe, fine for tens of thousands of members) and a
- * reusable probe.  Probes run at a fixed rate against a schedule, not
- * "interval after the last one finished", so lateness can be measured and
- * a slow backend does not stretch the period.
+ * Every member has a due time and a reusable probe; the members waiting
+ * for their due time sit in one binary min-heap of the monitor's, under
+ * one timer on the shared event base (O(log n) per probe, and 4 bytes per
+ * member where a libevent timer each would take 128).  Probes run at a
+ * fixed rate against a schedule, not "interval after the last one
+ * finished", so lateness can be measured and a slow backend does not
+ * stretch the period.
  */
 
 /* Lateness histogram: log-linear bins, 8 per power of two of microseconds. */
@@ -31,8 +33,8 @@ struct mon_member {
 	const struct member_conf *conf;
 	struct health health;
 	struct probe *probe;
-	struct event timer;
 	uint64_t due_us;     /* monotonic time the next probe is due */
+	uint32_t heap_pos;   /* 1 + its place in the monitor's heap; 0: not waiting */
 	bool split_brain;    /* flagged: a standby that says it is a primary */
 };
 
@@ -44,6 +46,9 @@ struct monitor {
 	size_t n_members;
 	uint32_t *index;     /* open addressing by (service, member) name: k + 1, 0 empty */
 	size_t index_mask;   /* slots - 1; slots a power of two >= 2 n_members */
+	uint32_t *heap;      /* members waiting for their due time, soonest first */
+	size_t heap_len;
+	struct event *timer; /* fires at the soonest due time */
 	monitor_change_fn on_change;
 	void *arg;
 	monitor_role_fn role_fn;
@@ -101,13 +106,98 @@ late_percentile(const struct monitor *m, double q)
 	return m->late_max_us;
 }
 
+/* ---- the schedule: a binary min-heap of member indices by due time ---- */
+
+static bool
+heap_before(const struct monitor *m, uint32_t a, uint32_t b)
+{
+	return m->members[a].due_us < m->members[b].due_us;
+}
+
+static void
+heap_place(struct monitor *m, size_t pos, uint32_t k)
+{
+	m->heap[pos] = k;
+	m->members[k].heap_pos = (uint32_t)pos + 1;
+}
+
+static void
+heap_up(struct monitor *m, size_t pos)
+{
+	uint32_t k = m->heap[pos];
+
+	while (pos > 0) {
+		size_t parent = (pos - 1) / 2;
+
+		if (!heap_before(m, k, m->heap[parent]))
+			break;
+		heap_place(m, pos, m->heap[parent]);
+		pos = parent;
+	}
+	heap_place(m, pos, k);
+}
+
+static void
+heap_down(struct monitor *m, size_t pos)
+{
+	uint32_t k = m->heap[pos];
+
+	for (;;) {
+		size_t child = 2 * pos + 1;
+
+		if (child >= m->heap_len)
+			break;
+		if (child + 1 < m->heap_len && heap_before(m, m->heap[child + 1], m->heap[child]))
+			child++;
+		if (!heap_before(m, m->heap[child], k))
+			break;
+		heap_place(m, pos, m->heap[child]);
+		pos = child;
+	}
+	heap_place(m, pos, k);
+}
+
+static struct mon_member *
+heap_pop(struct monitor *m)
+{
+	struct mon_member *mm = &m->members[m->heap[0]];
+
+	mm->heap_pos = 0;
+	if (--m->heap_len > 0) {
+		m->heap[0] = m->heap[m->heap_len];
+		heap_down(m, 0);
+	}
+	return mm;
+}
+
+/* The timer for the soonest due time. */
+static void
+monitor_rearm(struct monitor *m)
+{
+	uint64_t now, due;
+	struct timeval tv;
+
+	if (m->heap_len == 0) {
+		evtimer_del(m->timer);
+		return;
+	}
+	now = now_mono_us();
+	due = m->members[m->heap[0]].due_us;
+	tv = us_to_tv(due > now ? due - now : 0);
+	evtimer_add(m->timer, &tv);
+}
+
+/* MM waits for its due time. */
 static void
 monitor_arm(struct mon_member *mm)
 {
-	uint64_t now = now_mono_us();
-	struct timeval tv = us_to_tv(mm->due_us > now ? mm->due_us - now : 0);
+	struct monitor *m = mm->m;
+	size_t k = (size_t)(mm - m->members);
 
-	evtimer_add(&mm->timer, &tv);
+	m->heap[m->heap_len] = (uint32_t)k;
+	heap_up(m, m->heap_len++);
+	if (m->heap[0] == k)
+		monitor_rearm(m); /* the new soonest */
 }
 
 static void
@@ -197,12 +287,11 @@ monitor_probe_done(void *arg, const struct probe_outcome *o_in)
 	monitor_arm(mm);
 }
 
+/* MM's due time came: account for how late, start its probe. */
 static void
-monitor_timer_cb(evutil_socket_t fd, short what, void *arg)
+monitor_due(struct mon_member *mm, uint64_t now)
 {
-	struct mon_member *mm = arg;
 	struct monitor *m = mm->m;
-	uint64_t now = now_mono_us();
 	uint64_t late = now > mm->due_us ? now - mm->due_us : 0;
 
 	m->late_bins[late_bin(late)]++;
@@ -216,6 +305,22 @@ monitor_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	probe_start(mm->probe);
+}
+
+static void
+monitor_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct monitor *m = arg;
+
+	/* Every member due by now; the clock is read again for each, as starting a probe takes time. */
+	for (;;) {
+		uint64_t now = now_mono_us();
+
+		if (m->heap_len == 0 || m->members[m->heap[0]].due_us > now)
+			break;
+		monitor_due(heap_pop(m), now);
+	}
+	monitor_rearm(m);
 }
 
 /*
@@ -287,6 +392,10 @@ monitor_new(struct event_base *base, struct probe_engine *eng, const struct conf
 		n += cfg->services[s].n_members;
 	m->members = xcalloc(n, sizeof(*m->members));
 	m->n_members = n;
+	m->heap = xcalloc(n > 0 ? n : 1, sizeof(*m->heap));
+	m->timer = evtimer_new(base, monitor_timer_cb, m);
+	if (m->timer == NULL)
+		fatal("evtimer_new failed");
 	for (size_t s = 0; s < cfg->n_services; s++) {
 		const struct service_conf *svc = &cfg->services[s];
 
@@ -305,7 +414,6 @@ monitor_new(struct event_base *base, struct probe_engine *eng, const struct conf
 			else
 				health_init(&mm->health, mono, wall);
 			mm->probe = probe_new(eng, svc, mm->conf, monitor_probe_done, mm);
-			evtimer_assign(&mm->timer, base, monitor_timer_cb, mm);
 		}
 	}
 	monitor_index_build(m);
@@ -331,8 +439,10 @@ monitor_start(struct monitor *m)
 void
 monitor_stop(struct monitor *m)
 {
+	evtimer_del(m->timer);
+	m->heap_len = 0;
 	for (size_t k = 0; k < m->n_members; k++) {
-		evtimer_del(&m->members[k].timer);
+		m->members[k].heap_pos = 0;
 		probe_cancel(m->members[k].probe);
 	}
 	m->started = false;
@@ -348,6 +458,8 @@ monitor_free(struct monitor *m)
 		probe_free(m->members[k].probe);
 	free(m->members);
 	free(m->index);
+	free(m->heap);
+	event_free(m->timer);
 	free(m);
 }
 

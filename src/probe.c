@@ -142,9 +142,7 @@ probe_new(struct probe_engine *eng, const struct service_conf *svc,
 	p->member = member;
 	p->done = done;
 	p->arg = arg;
-	p->defer = evtimer_new(eng->base, probe_deferred_cb, p);
-	if (p->defer == NULL)
-		fatal("evtimer_new failed");
+	/* p->defer is made by the first probe_finish_later: most probes never need one. */
 	return p;
 }
 
@@ -220,6 +218,11 @@ probe_finish_later(struct probe *p, enum probe_result r, int code, const char *d
 	p->pending.result = r;
 	p->pending.code = code;
 	snprintf(p->pending.detail, sizeof(p->pending.detail), "%s", detail ? detail : "");
+	if (p->defer == NULL) {
+		p->defer = evtimer_new(p->eng->base, probe_deferred_cb, p);
+		if (p->defer == NULL)
+			fatal("evtimer_new failed");
+	}
 	evtimer_add(p->defer, &now);
 }
 
@@ -249,7 +252,8 @@ probe_cancel(struct probe *p)
 	if (!p->running)
 		return;
 	/* A verdict may be waiting in defer while the type still holds state. */
-	evtimer_del(p->defer);
+	if (p->defer != NULL)
+		evtimer_del(p->defer);
 	probe_cancel_type(p);
 	p->running = false;
 	p->eng->stats.in_flight--;
@@ -265,6 +269,7 @@ probe_free(struct probe *p)
 		probe_tcp_free(p);
 	else if (p->check->type == CHECK_POSTGRES)
 		probe_pg_free(p);
-	event_free(p->defer);
+	if (p->defer != NULL)
+		event_free(p->defer);
 	free(p);
 }

@@ -1,6 +1,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -32,10 +33,14 @@
 
 enum tcp_phase { TCP_IDLE, TCP_RESOLVING, TCP_CONNECTING, TCP_SENDING, TCP_READING };
 
+/*
+ * The state of one check, allocated when it starts and freed with its
+ * verdict: between checks a member costs nothing here (with 10000
+ * members, most are between checks at any time).
+ */
 struct tcp_state {
 	struct sockaddr_storage addr;   /* resolved address */
 	socklen_t addrlen;              /* 0: not resolved yet */
-	bool numeric;                   /* address needs no lookup */
 	enum tcp_phase phase;
 	evutil_socket_t fd;
 	struct event ev;                /* the one event of a check */
@@ -59,34 +64,43 @@ struct tcp_lookup {
 
 static void tcp_connect(struct probe *p);
 
-static struct tcp_state *
-tcp_state(struct probe *p)
+/* A numeric address (no lookup) into T; false for a name. */
+static bool
+tcp_numeric(const struct member_conf *m, struct tcp_state *t)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&t->addr;
+	struct addrinfo hints, *res = NULL;
+	unsigned long port;
+	char *end;
+
+	/* IPv4, the common case, without getaddrinfo's allocations. */
+	port = strtoul(m->port, &end, 10);
+	if (*m->port != '\0' && *end == '\0' && port <= 65535 &&
+	    inet_pton(AF_INET, m->host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		t->addrlen = sizeof(*sin);
+		return true;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	if (getaddrinfo(m->host, m->port, &hints, &res) != 0)
+		return false;
+	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+	t->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return true;
+}
+
+/* Close the check's socket and event (RST when asked) and free its state. */
+static void
+tcp_close(struct probe *p, bool reset)
 {
 	struct tcp_state *t = p->impl;
 
-	if (t == NULL) {
-		struct addrinfo hints, *res = NULL;
-
-		t = xcalloc(1, sizeof(*t));
-		t->fd = -1;
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-		if (getaddrinfo(p->member->host, p->member->port, &hints, &res) == 0) {
-			memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
-			t->addrlen = res->ai_addrlen;
-			t->numeric = true;
-			freeaddrinfo(res);
-		}
-		p->impl = t;
-	}
-	return t;
-}
-
-/* Close the check's socket and event; RST when asked. */
-static void
-tcp_close(struct tcp_state *t, bool reset)
-{
+	if (t == NULL)
+		return;
 	if (t->ev_set) {
 		event_del(&t->ev);
 		t->ev_set = false;
@@ -101,15 +115,14 @@ tcp_close(struct tcp_state *t, bool reset)
 		t->fd = -1;
 	}
 	free(t->buf);
-	t->buf = NULL;
-	t->buflen = 0;
-	t->phase = TCP_IDLE;
+	free(t);
+	p->impl = NULL;
 }
 
 static void
 tcp_finish_errno(struct probe *p, int err, const char *what)
 {
-	tcp_close(p->impl, true);
+	tcp_close(p, true);
 	probe_finish(p, probe_result_from_errno(err), 0, "%s: %s", what, strerror(err));
 }
 
@@ -149,7 +162,7 @@ tcp_timeout(struct probe *p)
 	struct tcp_state *t = p->impl;
 	enum tcp_phase ph = t->phase;
 
-	tcp_close(t, true);
+	tcp_close(p, true);
 	probe_finish(p, PROBE_TIMEOUT, 0, "no answer within %llu ms while %s",
 	    (unsigned long long)p->check->timeout_ms, tcp_phase_str(ph));
 }
@@ -180,7 +193,7 @@ tcp_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		if (n == 0) {
-			tcp_close(t, false);
+			tcp_close(p, false);
 			probe_finish(p, PROBE_CLOSED, 0, "connection closed before \"%.40s\" arrived",
 			    c->tcp_expect);
 			return;
@@ -192,12 +205,12 @@ tcp_read_cb(evutil_socket_t fd, short what, void *arg)
 		memcpy(t->buf + t->buflen, chunk, keep);
 		t->buflen += keep;
 		if (memmem(t->buf, t->buflen, c->tcp_expect, c->tcp_expect_len) != NULL) {
-			tcp_close(t, false);
+			tcp_close(p, false);
 			probe_finish(p, PROBE_OK, 0, "expected reply received");
 			return;
 		}
 		if (t->buflen >= TCP_READ_MAX) {
-			tcp_close(t, true);
+			tcp_close(p, true);
 			probe_finish(p, PROBE_EXPECT_MISMATCH, 0,
 			    "no \"%.40s\" in the first %d bytes", c->tcp_expect, TCP_READ_MAX);
 			return;
@@ -224,7 +237,7 @@ tcp_connected(struct probe *p)
 		tcp_wait(p, EV_READ, tcp_read_cb);
 		return;
 	}
-	tcp_close(t, true);
+	tcp_close(p, true);
 	probe_finish(p, PROBE_OK, 0, "connected");
 }
 
@@ -259,7 +272,7 @@ tcp_send_cb(evutil_socket_t fd, short what, void *arg)
 		tcp_wait(p, EV_READ, tcp_read_cb);
 		return;
 	}
-	tcp_close(t, false);
+	tcp_close(p, false);
 	probe_finish(p, PROBE_OK, 0, "sent");
 }
 
@@ -293,7 +306,7 @@ tcp_connect(struct probe *p)
 	if (fd < 0) {
 		int err = errno;
 
-		t->phase = TCP_IDLE;
+		tcp_close(p, false);
 		probe_finish_later(p, PROBE_INTERNAL, 0, strerror(err));
 		return;
 	}
@@ -325,7 +338,7 @@ tcp_connect(struct probe *p)
 	int err = errno;
 	char detail[128];
 
-	tcp_close(t, false);
+	tcp_close(p, false);
 	snprintf(detail, sizeof(detail), "connect: %s", strerror(err));
 	probe_finish_later(p, probe_result_from_errno(err), 0, detail);
 }
@@ -347,12 +360,13 @@ tcp_resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
 	t->lookup = NULL;
 	if (result != 0 || res == NULL) {
 		char detail[160];
+		bool sync = t->dns_sync;
 
 		snprintf(detail, sizeof(detail), "%s: %s", p->member->host, evutil_gai_strerror(result));
 		if (res != NULL)
 			evutil_freeaddrinfo(res);
-		tcp_close(t, false);
-		if (t->dns_sync)
+		tcp_close(p, false);
+		if (sync)
 			probe_finish_later(p, PROBE_RESOLVE, 0, detail);
 		else
 			probe_finish(p, PROBE_RESOLVE, 0, "%s", detail);
@@ -383,10 +397,12 @@ tcp_resolve_timeout_cb(evutil_socket_t fd, short what, void *arg)
 void
 probe_tcp_start(struct probe *p)
 {
-	struct tcp_state *t = tcp_state(p);
+	struct tcp_state *t = xcalloc(1, sizeof(*t));
 	struct evutil_addrinfo hints;
 
-	if (t->numeric) {
+	t->fd = -1;
+	p->impl = t;
+	if (tcp_numeric(p->member, t)) {
 		tcp_connect(p);
 		return;
 	}
@@ -409,10 +425,13 @@ probe_tcp_start(struct probe *p)
 	t->phase = TCP_RESOLVING;
 	t->fd = -1;
 	tcp_wait(p, EV_TIMEOUT, tcp_resolve_timeout_cb);
-	/* The callback may run (and free lk) before this returns. */
+	/* The callback may run (and free lk, and maybe t) before this returns. */
 	t->dns_sync = true;
 	req = evdns_getaddrinfo(p->eng->dns, p->member->host, p->member->port,
 	    &hints, tcp_resolved_cb, lk);
+	t = p->impl;
+	if (t == NULL)
+		return;
 	t->dns_sync = false;
 	if (req != NULL && t->lookup == lk)
 		lk->req = req;
@@ -433,13 +452,11 @@ probe_tcp_cancel(struct probe *p)
 		if (lk->req != NULL)
 			evdns_getaddrinfo_cancel(lk->req);
 	}
-	tcp_close(t, true);
+	tcp_close(p, true);
 }
 
 void
 probe_tcp_free(struct probe *p)
 {
 	probe_tcp_cancel(p);
-	free(p->impl);
-	p->impl = NULL;
 }
