@@ -569,8 +569,31 @@ spofctl_status_code(const json_t *reply)
 			if ((h == NULL || strcmp(h, "up") != 0) && rc < SPOFCTL_EXIT_DEGRADED)
 				rc = SPOFCTL_EXIT_DEGRADED;
 		}
+		/* A VIP this node should hold but cannot: clients are not served here. */
+		json_array_foreach(json_object_get(svc, "vips"), j, mem) {
+			if (json_object_get(mem, "error") != NULL && rc < SPOFCTL_EXIT_DEGRADED)
+				rc = SPOFCTL_EXIT_DEGRADED;
+		}
 	}
 	return rc;
+}
+
+/* "  vip 192.0.2.100/24 dev br0  held" (or "not held", "not held: no such interface eth9") */
+static void
+spofctl_print_vips(const json_t *vips)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(vips, i, v) {
+		const char *addr = json_string_value(json_object_get(v, "address"));
+		const char *dev = json_string_value(json_object_get(v, "dev"));
+		const char *err = json_string_value(json_object_get(v, "error"));
+		bool held = json_is_true(json_object_get(v, "held"));
+
+		printf("  vip %s dev %s  %s%s%s\n", addr != NULL ? addr : "?", dev != NULL ? dev : "?",
+		    held ? "held" : "not held", err != NULL ? ": " : "", err != NULL ? err : "");
+	}
 }
 
 /* "web  state primary-down (failover cooldown: ...)  epoch 3  primary a  (maintenance)" */
@@ -598,6 +621,7 @@ spofctl_print_service_line(const json_t *svc)
 	    (state == NULL || strcmp(state, "maintenance") != 0))
 		printf("  (maintenance)");
 	fputc('\n', stdout);
+	spofctl_print_vips(json_object_get(svc, "vips"));
 }
 
 /*

@@ -245,6 +245,10 @@ st n1 | jq -e "$web | .vips == [{\"address\": \"$VIP/$PFX\", \"dev\": \"e0\", \"
 	fail "n1 status vips: $(st n1 | jq -c "$web | .vips")"
 has_vip "$N1" "$VIP" || fail "$VIP not on n1"
 has_vip "$N2" "$VIP" && fail "$VIP on n2 as well"
+"$SPOFCTL" -s "$TMPD/n1.sock" status web 2>&1 | grep -q "^  vip $VIP/$PFX dev e0  held\$" ||
+	fail "n1's status table lacks the held VIP: $("$SPOFCTL" -s "$TMPD/n1.sock" status web 2>&1)"
+"$SPOFCTL" -s "$TMPD/n2.sock" status web 2>&1 | grep -q "^  vip $VIP/$PFX dev e0  not held\$" ||
+	fail "n2's status table lacks the VIP line"
 grep -q "+vip-added web: $VIP/$PFX dev e0" "$TMPD/n1.log" || fail "no +vip-added in n1's log"
 grep -q "+vip-added" "$TMPD/n2.log" && fail "n2 added a VIP"
 
