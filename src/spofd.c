@@ -437,6 +437,10 @@ daemon_run(struct daemon *d)
 	if (d->base == NULL)
 		fatal("event_base_new failed");
 	d->started_mono_us = now_mono_us();
+	/* Before the socket appears: whoever sees it may signal us at once. */
+	d->sig_term = daemon_signal(d, SIGTERM);
+	d->sig_int = daemon_signal(d, SIGINT);
+	d->sig_hup = daemon_signal(d, SIGHUP);
 	d->procs = proc_table_new(d->base);
 	d->eng = probe_engine_new(d->base, d->procs);
 	d->ctl = control_new(d->base, d->cfg->control_socket, d->cfg->control_group,
@@ -445,6 +449,9 @@ daemon_run(struct daemon *d)
 		log_error("control socket: %s", err);
 		probe_engine_free(d->eng);
 		proc_table_free(d->procs);
+		event_free(d->sig_term);
+		event_free(d->sig_int);
+		event_free(d->sig_hup);
 		event_base_free(d->base);
 		return 1;
 	}
@@ -464,9 +471,6 @@ daemon_run(struct daemon *d)
 		d->tilt = event_new(d->base, -1, EV_PERSIST, daemon_tilt_cb, d);
 		event_add(d->tilt, &tv);
 	}
-	d->sig_term = daemon_signal(d, SIGTERM);
-	d->sig_int = daemon_signal(d, SIGINT);
-	d->sig_hup = daemon_signal(d, SIGHUP);
 	wd = sdnotify_watchdog_us();
 	if (wd > 0) {
 		struct timeval tv = us_to_tv(wd / 2);
