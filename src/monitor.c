@@ -48,7 +48,7 @@ struct mon_member {
 	const struct service_conf *svc;
 	const struct member_conf *conf;
 	struct health health;
-	struct probe *probe;
+	struct probe *probe; /* see monitor_probe_lasts: maybe only while a check runs */
 	uint64_t due_us;     /* monotonic time the next probe is due */
 	uint32_t heap_pos;   /* 1 + its place in the monitor's heap; 0: not waiting */
 	bool split_brain;    /* flagged: a standby that says it is a primary */
@@ -292,6 +292,25 @@ monitor_judge_role(struct mon_member *mm, const struct probe_outcome *o, struct 
 	return o;
 }
 
+/*
+ * tcp and http probes keep nothing between checks, so their members hold
+ * a probe (about 300 bytes with its allocation) only while a check runs:
+ * with 10000 members about one is running at any time.  Others (exec,
+ * postgres) keep state from one check to the next and keep their probe.
+ */
+static bool
+monitor_probe_lasts(const struct service_conf *svc)
+{
+	switch (svc->check.type) {
+	case CHECK_TCP:
+	case CHECK_HTTP:
+	case CHECK_HTTPS:
+		return false;
+	default:
+		return true;
+	}
+}
+
 static void
 monitor_probe_done(void *arg, const struct probe_outcome *o_in)
 {
@@ -321,6 +340,11 @@ monitor_probe_done(void *arg, const struct probe_outcome *o_in)
 	if (mm->due_us < now)
 		mm->due_us = now + next; /* the check overran its slot: start a new phase */
 	monitor_arm(mm);
+	if (!monitor_probe_lasts(mm->svc)) {
+		/* Its verdict is in and nothing of it is used after this call. */
+		probe_free(mm->probe);
+		mm->probe = NULL;
+	}
 }
 
 /* MM's due time came: account for how late, start its probe. */
@@ -334,12 +358,14 @@ monitor_due(struct mon_member *mm, uint64_t now)
 	m->late_count++;
 	if (late > m->late_max_us)
 		m->late_max_us = late;
-	if (probe_running(mm->probe)) {
+	if (mm->probe != NULL && probe_running(mm->probe)) {
 		/* Only possible when fastinter is shorter than timeout: skip a beat. */
 		mm->due_us = now + health_next_interval_ms(&mm->health, &mm->svc->check) * 1000u;
 		monitor_arm(mm);
 		return;
 	}
+	if (mm->probe == NULL)
+		mm->probe = probe_new(m->eng, mm->svc, mm->conf, monitor_probe_done, mm);
 	probe_start(mm->probe);
 }
 
@@ -480,7 +506,8 @@ monitor_new(struct event_base *base, struct probe_engine *eng, const struct conf
 				mm->health = prev->health;
 			else
 				health_init(&mm->health, mono, wall);
-			mm->probe = probe_new(eng, svc, mm->conf, monitor_probe_done, mm);
+			if (monitor_probe_lasts(svc))
+				mm->probe = probe_new(eng, svc, mm->conf, monitor_probe_done, mm);
 		}
 	}
 	monitor_index_build(m);
@@ -513,8 +540,16 @@ monitor_stop(struct monitor *m)
 	if (m->timer_fd >= 0)
 		event_del(m->timer);
 	for (size_t k = 0; k < m->n_members; k++) {
-		m->members[k].heap_pos = 0;
-		probe_cancel(m->members[k].probe);
+		struct mon_member *mm = &m->members[k];
+
+		mm->heap_pos = 0;
+		if (mm->probe == NULL)
+			continue;
+		probe_cancel(mm->probe);
+		if (!monitor_probe_lasts(mm->svc)) {
+			probe_free(mm->probe);
+			mm->probe = NULL;
+		}
 	}
 	m->started = false;
 }
