@@ -1,10 +1,14 @@
 #include "autoconf.h"
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -102,11 +106,63 @@ probe_engine_new(struct event_base *base, struct proc_table *procs)
 	return eng;
 }
 
+/*
+ * A check opens a fresh connection every time, but not necessarily a
+ * fresh socket: connect() with AF_UNSPEC resets a TCP connection and
+ * leaves the socket as socket() made it, ready for another connect()
+ * (the next check gets a new port and a new handshake all the same).
+ * Sparing socket() and close() -- a file, an inode and a socket made and
+ * torn down per check -- is a good part of the kernel's work per check.
+ */
+static unsigned
+probe_sock_family_slot(int family)
+{
+	return family == AF_INET6 ? 1 : 0;
+}
+
+int
+probe_sock_get(struct probe_engine *eng, int family)
+{
+	unsigned slot = probe_sock_family_slot(family);
+
+	if ((family == AF_INET || family == AF_INET6) && eng->n_sock_pool[slot] > 0)
+		return eng->sock_pool[slot][--eng->n_sock_pool[slot]];
+	return socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+}
+
+void
+probe_sock_put(struct probe_engine *eng, int fd, int family)
+{
+	unsigned slot = probe_sock_family_slot(family);
+	struct sockaddr unspec;
+
+	memset(&unspec, 0, sizeof(unspec));
+	unspec.sa_family = AF_UNSPEC;
+	if ((family != AF_INET && family != AF_INET6) || eng->n_sock_pool[slot] >= PROBE_SOCK_POOL_MAX ||
+	    connect(fd, &unspec, sizeof(unspec)) < 0) {
+		probe_sock_close_reset(fd);
+		return;
+	}
+	eng->sock_pool[slot][eng->n_sock_pool[slot]++] = fd;
+}
+
+void
+probe_sock_close_reset(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
 void
 probe_engine_free(struct probe_engine *eng)
 {
 	if (eng == NULL)
 		return;
+	for (unsigned slot = 0; slot < 2; slot++)
+		while (eng->n_sock_pool[slot] > 0)
+			close(eng->sock_pool[slot][--eng->n_sock_pool[slot]]);
 	if (eng->http != NULL)
 		probe_http_engine_free(eng->http);
 	if (eng->own_procs)

@@ -756,6 +756,8 @@ struct http_native {
 	enum http_impl kind;           /* HTTP_IMPL_NATIVE */
 	struct probe *p;
 	evutil_socket_t fd;
+	int family;
+	bool reusable;                 /* the socket may serve another check (see probe_sock_put) */
 	struct event ev;
 	bool ev_set;
 	enum http_phase phase;
@@ -833,17 +835,17 @@ http_native_request(const struct probe *p, size_t *len)
 	return req;
 }
 
-/* Close the socket (a reset: the check needs nothing more) and free N. */
+/* Reset the connection (the check needs nothing more of it) and free N. */
 static void
 http_native_free(struct http_native *n)
 {
 	if (n->ev_set)
 		event_del(&n->ev);
 	if (n->fd >= 0) {
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-		setsockopt(n->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		close(n->fd);
+		if (n->reusable)
+			probe_sock_put(n->p->eng, n->fd, n->family);
+		else
+			probe_sock_close_reset(n->fd);
 	}
 	free(n->req);
 	free(n->head);
@@ -864,6 +866,9 @@ http_native_end(struct http_native *n, bool later, enum probe_result r, int code
 	struct probe *p = n->p;
 	char detail[sizeof(((struct probe_outcome *)0)->detail)];
 
+	/* A verdict from a reply: the connection is sound, its socket reusable. */
+	n->reusable = (n->phase == HN_HEAD || n->phase == HN_BODY) && (r == PROBE_OK ||
+	    r == PROBE_HTTP_STATUS || r == PROBE_EXPECT_MISMATCH || r == PROBE_BODY_TOO_LARGE);
 	if (!http_verdict_detail(p->check, r, code, n->status, detail, sizeof(detail))) {
 		va_list ap;
 
@@ -1291,7 +1296,8 @@ http_native_start(struct probe *p)
 	http_match_init(&n->match, p->check);
 	n->req = http_native_request(p, &n->req_len);
 	p->impl = n;
-	n->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	n->family = ss.ss_family;
+	n->fd = probe_sock_get(p->eng, ss.ss_family);
 	if (n->fd < 0) {
 		http_native_end(n, true, PROBE_INTERNAL, 0, "socket: %s", strerror(errno));
 		return true;

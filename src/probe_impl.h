@@ -10,6 +10,8 @@
 struct proc_table;
 struct probe_http_engine;
 
+#define PROBE_SOCK_POOL_MAX 64 /* idle TCP sockets kept per address family */
+
 struct probe_engine {
 	struct event_base *base;
 	struct evdns_base *dns;          /* lazily created for names */
@@ -17,6 +19,9 @@ struct probe_engine {
 	struct proc_table *procs;        /* children of exec probes */
 	bool own_procs;                  /* procs made here, freed here */
 	struct probe_engine_stats stats;
+	/* Disconnected TCP sockets, for the next check: see probe_sock_get. */
+	int sock_pool[2][PROBE_SOCK_POOL_MAX]; /* [0] IPv4, [1] IPv6 */
+	unsigned n_sock_pool[2];
 };
 
 struct probe {
@@ -41,6 +46,19 @@ void probe_finish(struct probe *p, enum probe_result r, int code, const char *de
 void probe_finish_later(struct probe *p, enum probe_result r, int code, const char *detail);
 /* Microseconds left of the probe's budget (0 when spent). */
 uint64_t probe_budget_left_us(const struct probe *p);
+/*
+ * A non-blocking TCP socket of FAMILY for a check: one a finished check
+ * gave back, else a new one; -1 (errno set) when none can be had.
+ */
+int probe_sock_get(struct probe_engine *eng, int family);
+/*
+ * A check is done with FD, connected to its member: the connection is
+ * reset and the socket kept for another check, or closed (with a reset)
+ * when the pool is full or the disconnect fails.
+ */
+void probe_sock_put(struct probe_engine *eng, int fd, int family);
+/* Close FD with a reset (SO_LINGER 0): no FIN, no TIME_WAIT. */
+void probe_sock_close_reset(int fd);
 /* Map a connect/socket errno to a result. */
 enum probe_result probe_result_from_errno(int err);
 

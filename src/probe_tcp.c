@@ -94,9 +94,15 @@ tcp_numeric(const struct member_conf *m, struct tcp_state *t)
 	return true;
 }
 
-/* Close the check's socket and event (RST when asked) and free its state. */
+enum tcp_end {
+	TCP_END_CLOSE,  /* close(): a FIN after what was sent */
+	TCP_END_RESET,  /* close() with SO_LINGER 0: a reset, no TIME_WAIT */
+	TCP_END_REUSE,  /* a reset, and the socket kept for another check */
+};
+
+/* End the check's connection as HOW says, drop its event and free its state. */
 static void
-tcp_close(struct probe *p, bool reset)
+tcp_end(struct probe *p, enum tcp_end how)
 {
 	struct tcp_state *t = p->impl;
 
@@ -107,17 +113,24 @@ tcp_close(struct probe *p, bool reset)
 		t->ev_set = false;
 	}
 	if (t->fd >= 0) {
-		if (reset) {
-			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-			setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		}
-		close(t->fd);
+		if (how == TCP_END_REUSE)
+			probe_sock_put(p->eng, t->fd, t->addr.ss_family);
+		else if (how == TCP_END_RESET)
+			probe_sock_close_reset(t->fd);
+		else
+			close(t->fd);
 		t->fd = -1;
 	}
 	free(t->buf);
 	free(t);
 	p->impl = NULL;
+}
+
+/* Close the check's socket and event (RST when asked) and free its state. */
+static void
+tcp_close(struct probe *p, bool reset)
+{
+	tcp_end(p, reset ? TCP_END_RESET : TCP_END_CLOSE);
 }
 
 static void
@@ -238,7 +251,7 @@ tcp_connected(struct probe *p)
 		tcp_wait(p, EV_READ, tcp_read_cb);
 		return;
 	}
-	tcp_close(p, true);
+	tcp_end(p, TCP_END_REUSE);
 	probe_finish(p, PROBE_OK, 0, "connected");
 }
 
@@ -316,7 +329,7 @@ tcp_connect(struct probe *p)
 	struct tcp_state *t = p->impl;
 	int fd;
 
-	fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	fd = probe_sock_get(p->eng, t->addr.ss_family);
 	if (fd < 0) {
 		int err = errno;
 
