@@ -390,10 +390,13 @@ void
 supervisor_member_changed(struct supervisor *sup, const struct member_conf *member,
     enum health_state from, const struct health *h)
 {
-	struct slot *sl = sup_slot(sup, member->service);
-
-	if (sl != NULL)
-		service_health(sl->svc, member, from, h);
+	/*
+	 * Evaluate once per loop turn, not once per change: an evaluation
+	 * walks every member, and ten thousand members coming up at start
+	 * would otherwise cost ten thousand squared.  The delay is one turn.
+	 */
+	if (sup_slot(sup, member->service) != NULL)
+		ops_arm(sup, member->service, now_mono_us());
 }
 
 void
