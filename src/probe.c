@@ -68,6 +68,97 @@ probe_outcome_str(const struct probe_outcome *o, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * A lookup outlives a cancelled check (libevent reports the cancel
+ * later), so it is its own allocation, freed by its callback; cancel only
+ * unhooks the probe.
+ */
+struct probe_lookup {
+	struct probe *p;         /* NULL once cancelled */
+	probe_lookup_fn done;
+	struct evdns_getaddrinfo_request *req;
+	bool in_start;           /* evdns_getaddrinfo has not returned yet */
+	bool answered;           /* the callback ran inside it */
+};
+
+static void
+probe_lookup_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct probe_lookup *lk = arg;
+	struct probe *p = lk->p;
+	probe_lookup_fn done = lk->done;
+	bool sync = lk->in_start;
+	char msg[160];
+
+	if (sync)
+		lk->answered = true; /* probe_lookup_start frees it */
+	else
+		free(lk);
+	if (p == NULL || result == EVUTIL_EAI_CANCEL) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		return;
+	}
+	if (result != 0 || res == NULL) {
+		snprintf(msg, sizeof(msg), "%s: %s", p->member->host, evutil_gai_strerror(result));
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		done(p, NULL, 0, msg, sync);
+		return;
+	}
+	done(p, res->ai_addr, (socklen_t)res->ai_addrlen, NULL, sync);
+	evutil_freeaddrinfo(res);
+}
+
+struct probe_lookup *
+probe_lookup_start(struct probe *p, probe_lookup_fn done)
+{
+	struct evutil_addrinfo hints;
+	struct probe_lookup *lk;
+	struct evdns_getaddrinfo_request *req;
+
+	if (p->eng->dns == NULL) {
+		p->eng->dns = evdns_base_new(p->eng->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+		if (p->eng->dns == NULL) {
+			done(p, NULL, 0, "cannot read the resolver configuration", true);
+			return NULL;
+		}
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	lk = xcalloc(1, sizeof(*lk));
+	lk->p = p;
+	lk->done = done;
+	lk->in_start = true;
+	req = evdns_getaddrinfo(p->eng->dns, p->member->host, p->member->port, &hints,
+	    probe_lookup_cb, lk);
+	if (lk->answered) {
+		free(lk);
+		return NULL;
+	}
+	if (req == NULL) {
+		/* Neither answered nor pending: report it rather than wait for nothing. */
+		free(lk);
+		done(p, NULL, 0, "the lookup could not be started", true);
+		return NULL;
+	}
+	lk->in_start = false;
+	lk->req = req;
+	return lk;
+}
+
+void
+probe_lookup_cancel(struct probe_lookup *lk)
+{
+	if (lk == NULL)
+		return;
+	lk->p = NULL;
+	if (lk->req != NULL)
+		evdns_getaddrinfo_cancel(lk->req);
+}
+
 enum probe_result
 probe_result_from_errno(int err)
 {

@@ -5,6 +5,8 @@
 #ifndef SPOFD_PROBE_IMPL_H
 #define SPOFD_PROBE_IMPL_H
 
+#include <sys/socket.h>
+
 #include "probe.h"
 
 struct proc_table;
@@ -59,6 +61,20 @@ int probe_sock_get(struct probe_engine *eng, int family);
 void probe_sock_put(struct probe_engine *eng, int fd, int family);
 /* Close FD with a reset (SO_LINGER 0): no FIN, no TIME_WAIT. */
 void probe_sock_close_reset(int fd);
+/*
+ * A name lookup of the member's host and port on the engine's resolver,
+ * never blocking.  DONE gets the first address (a check tests what clients
+ * would reach first) or, with SA NULL, a message; SYNC says it runs inside
+ * probe_lookup_start (then finish with probe_finish_later).  Returns the
+ * lookup to cancel, or NULL when DONE has already run.
+ */
+struct probe_lookup;
+typedef void (*probe_lookup_fn)(struct probe *p, const struct sockaddr *sa, socklen_t len,
+    const char *err, bool sync);
+struct probe_lookup *probe_lookup_start(struct probe *p, probe_lookup_fn done);
+/* DONE is not called after this. */
+void probe_lookup_cancel(struct probe_lookup *lk);
+
 /* Map a connect/socket errno to a result. */
 enum probe_result probe_result_from_errno(int err);
 

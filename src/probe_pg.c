@@ -73,11 +73,6 @@ enum pg_phase {
 	PG_QUERY,       /* libpq: the role query */
 };
 
-/* A lookup outlives a cancelled check: its own allocation, freed by the callback. */
-struct pg_lookup {
-	struct probe *p;                /* NULL once cancelled */
-	struct evdns_getaddrinfo_request *req;
-};
 
 struct pg_state {
 	enum pg_phase phase;
@@ -86,7 +81,7 @@ struct pg_state {
 	bool budget_set;
 	struct event ev;                /* the socket's one event */
 	bool ev_set;
-	struct pg_lookup *lookup;
+	struct probe_lookup *lookup;
 	bool dns_sync;                  /* lookup answered inside the call */
 	struct sockaddr_storage addr;   /* the member's address, resolved */
 	socklen_t addrlen;
@@ -131,14 +126,8 @@ pg_close(struct pg_state *t)
 		event_del(&t->budget);
 		t->budget_set = false;
 	}
-	if (t->lookup != NULL) {
-		struct pg_lookup *lk = t->lookup;
-
-		t->lookup = NULL;
-		lk->p = NULL;
-		if (lk->req != NULL)
-			evdns_getaddrinfo_cancel(lk->req);
-	}
+	probe_lookup_cancel(t->lookup);
+	t->lookup = NULL;
 	if (t->fd >= 0) {
 		close(t->fd);
 		t->fd = -1;
@@ -929,30 +918,18 @@ pg_go(struct probe *p)
 }
 
 static void
-pg_resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
+pg_resolved(struct probe *p, const struct sockaddr *sa, socklen_t len, const char *err, bool sync)
 {
-	struct pg_lookup *lk = arg;
-	struct probe *p = lk->p;
-	struct pg_state *t;
+	struct pg_state *t = p->impl;
 
-	free(lk);
-	if (p == NULL || result == EVUTIL_EAI_CANCEL) {
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
-		return;
-	}
-	t = p->impl;
 	t->lookup = NULL;
-	if (result != 0 || res == NULL) {
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
-		pg_end(p, PROBE_RESOLVE, "%s: %s", p->member->host, evutil_gai_strerror(result));
+	if (sa == NULL) {
+		t->dns_sync = sync;
+		pg_end(p, PROBE_RESOLVE, "%s", err);
 		return;
 	}
-	/* The first address only: a check tests what clients would reach first. */
-	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
-	t->addrlen = res->ai_addrlen;
-	evutil_freeaddrinfo(res);
+	memcpy(&t->addr, sa, len);
+	t->addrlen = len;
 	pg_go(p);
 }
 
@@ -960,32 +937,17 @@ static void
 pg_resolve(struct probe *p)
 {
 	struct pg_state *t = p->impl;
-	struct evutil_addrinfo hints;
-	struct evdns_getaddrinfo_request *req;
-	struct pg_lookup *lk;
+	struct probe_lookup *lk;
 
-	if (p->eng->dns == NULL) {
-		p->eng->dns = evdns_base_new(p->eng->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-		if (p->eng->dns == NULL) {
-			pg_end(p, PROBE_RESOLVE, "cannot read the resolver configuration");
-			return;
-		}
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
-	lk = xcalloc(1, sizeof(*lk));
-	lk->p = p;
-	t->lookup = lk;
 	t->phase = PG_RESOLVING;
-	/* The callback may run (and free lk) before this returns. */
-	t->dns_sync = true;
-	req = evdns_getaddrinfo(p->eng->dns, p->member->host, p->member->port, &hints,
-	    pg_resolved_cb, lk);
-	t->dns_sync = false;
-	if (req != NULL && t->lookup == lk)
-		lk->req = req;
+	/* The answer may come (and end the check) before this returns. */
+	lk = probe_lookup_start(p, pg_resolved);
+	t = p->impl;
+	if (t != NULL) {
+		t->dns_sync = false;
+		if (lk != NULL)
+			t->lookup = lk;
+	}
 }
 
 void

@@ -46,22 +46,12 @@ struct tcp_state {
 	struct event ev;                /* the one event of a check */
 	bool ev_set;                    /* ev assigned (maybe pending) */
 	bool established;               /* connected within connect() itself */
-	struct tcp_lookup *lookup;      /* name lookup in flight */
-	bool dns_sync;                  /* lookup answered inside the call */
+	struct probe_lookup *lookup;    /* name lookup in flight */
 	size_t sent;                    /* bytes of tcp_send written */
 	char *buf;                      /* reply so far (only with tcp_expect) */
 	size_t buflen;
 };
 
-/*
- * A lookup outlives a cancelled check (libevent reports the cancel later),
- * so its context is its own allocation, freed by the callback; cancel only
- * unhooks the probe.
- */
-struct tcp_lookup {
-	struct probe *p;                /* NULL once cancelled */
-	struct evdns_getaddrinfo_request *req;
-};
 
 static void tcp_connect(struct probe *p);
 
@@ -381,38 +371,21 @@ tcp_connect(struct probe *p)
 }
 
 static void
-tcp_resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
+tcp_resolved(struct probe *p, const struct sockaddr *sa, socklen_t len, const char *err, bool sync)
 {
-	struct tcp_lookup *lk = arg;
-	struct probe *p = lk->p;
-	struct tcp_state *t;
+	struct tcp_state *t = p->impl;
 
-	free(lk);
-	if (p == NULL || result == EVUTIL_EAI_CANCEL) {
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
-		return;
-	}
-	t = p->impl;
 	t->lookup = NULL;
-	if (result != 0 || res == NULL) {
-		char detail[160];
-		bool sync = t->dns_sync;
-
-		snprintf(detail, sizeof(detail), "%s: %s", p->member->host, evutil_gai_strerror(result));
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
+	if (sa == NULL) {
 		tcp_close(p, false);
 		if (sync)
-			probe_finish_later(p, PROBE_RESOLVE, 0, detail);
+			probe_finish_later(p, PROBE_RESOLVE, 0, err);
 		else
-			probe_finish(p, PROBE_RESOLVE, 0, "%s", detail);
+			probe_finish(p, PROBE_RESOLVE, 0, "%s", err);
 		return;
 	}
-	/* The first address only: a check tests what clients would reach first. */
-	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
-	t->addrlen = res->ai_addrlen;
-	evutil_freeaddrinfo(res);
+	memcpy(&t->addr, sa, len);
+	t->addrlen = len;
 	if (t->ev_set) {
 		event_del(&t->ev);
 		t->ev_set = false;
@@ -435,7 +408,7 @@ void
 probe_tcp_start(struct probe *p)
 {
 	struct tcp_state *t = xcalloc(1, sizeof(*t));
-	struct evutil_addrinfo hints;
+	struct probe_lookup *lk;
 
 	t->fd = -1;
 	p->impl = t;
@@ -443,35 +416,13 @@ probe_tcp_start(struct probe *p)
 		tcp_connect(p);
 		return;
 	}
-	if (p->eng->dns == NULL) {
-		p->eng->dns = evdns_base_new(p->eng->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-		if (p->eng->dns == NULL) {
-			probe_finish_later(p, PROBE_RESOLVE, 0, "cannot read the resolver configuration");
-			return;
-		}
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
-	struct tcp_lookup *lk = xcalloc(1, sizeof(*lk));
-	struct evdns_getaddrinfo_request *req;
-
-	lk->p = p;
-	t->lookup = lk;
 	t->phase = TCP_RESOLVING;
 	t->fd = -1;
 	tcp_wait(p, EV_TIMEOUT, tcp_resolve_timeout_cb);
-	/* The callback may run (and free lk, and maybe t) before this returns. */
-	t->dns_sync = true;
-	req = evdns_getaddrinfo(p->eng->dns, p->member->host, p->member->port,
-	    &hints, tcp_resolved_cb, lk);
-	t = p->impl;
-	if (t == NULL)
-		return;
-	t->dns_sync = false;
-	if (req != NULL && t->lookup == lk)
-		lk->req = req;
+	/* The answer may come (and end the check, freeing t) before this returns. */
+	lk = probe_lookup_start(p, tcp_resolved);
+	if (lk != NULL)
+		((struct tcp_state *)p->impl)->lookup = lk;
 }
 
 void
@@ -481,14 +432,8 @@ probe_tcp_cancel(struct probe *p)
 
 	if (t == NULL)
 		return;
-	if (t->lookup != NULL) {
-		struct tcp_lookup *lk = t->lookup;
-
-		t->lookup = NULL;
-		lk->p = NULL;
-		if (lk->req != NULL)
-			evdns_getaddrinfo_cancel(lk->req);
-	}
+	probe_lookup_cancel(t->lookup);
+	t->lookup = NULL;
 	tcp_close(p, true);
 }
 
