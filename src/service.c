@@ -733,13 +733,6 @@ service_name(const struct service *s)
 }
 
 void
-service_health(struct service *s, const struct member_conf *member, enum health_state from,
-    const struct health *h)
-{
-	service_eval(s);
-}
-
-void
 service_tick(struct service *s)
 {
 	service_eval(s);

@@ -70,10 +70,10 @@ void service_free(struct service *s);
 
 const char *service_name(const struct service *s);
 
-/* A member's health changed (from the monitor). */
-void service_health(struct service *s, const struct member_conf *member,
-    enum health_state from, const struct health *h);
-/* The time asked for with ops->arm has come (or any time: it is idempotent). */
+/*
+ * Evaluate: the time asked for with ops->arm has come, or a member's
+ * health changed (health is read through ops->health).  Idempotent.
+ */
 void service_tick(struct service *s);
 /* A hook pushed through ops->run_hook has finished. */
 void service_hook_done(struct service *s, enum hook_kind kind, const struct hook_result *r);

@@ -438,14 +438,11 @@ supervisor_reconf(struct supervisor *sup, const struct config *cfg)
 		slot_free(old[j]);
 	}
 	free(old);
-	/* Now every slot is in place: let the kept services see their new conf. */
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		struct slot *sl = sup_slot(sup, cfg->services[i].name);
-
-		service_reconf(sl->svc, &cfg->services[i], cfg->node);
-	}
+	/* Now every slot is in place, in configuration order: slots[i] is services[i]. */
+	for (size_t i = 0; i < cfg->n_services; i++)
+		service_reconf(sup->slots[i]->svc, &cfg->services[i], cfg->node);
 	for (size_t i = 0; sup->vips != NULL && i < cfg->n_services; i++) {
-		struct slot *sl = sup_slot(sup, cfg->services[i].name);
+		struct slot *sl = sup->slots[i];
 
 		/* A service the reload added is looked at as if spofd had just started. */
 		if (!sl->vips_started)

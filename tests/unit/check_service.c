@@ -165,12 +165,10 @@ teardown(void)
 static void
 set_health(int i, enum health_state st)
 {
-	enum health_state from = healths[i].state;
-
 	healths[i].state = st;
 	healths[i].since_mono_us = clock_us;
 	if (svc != NULL)
-		service_health(svc, &members[i], from, &healths[i]);
+		service_tick(svc); /* as the supervisor does on every change */
 }
 
 static void
