@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "probe.h"
+#include "probe_testlib.h"
 #include "util.h"
 
 static struct event_base *base;
@@ -29,20 +30,6 @@ static struct member_conf mem;
 static char portbuf[16];
 static pid_t srv_pid = -1;
 static char tmpdir[64];
-
-struct result {
-	int calls;
-	struct probe_outcome o;
-};
-
-static void
-done_cb(void *arg, const struct probe_outcome *o)
-{
-	struct result *r = arg;
-
-	r->calls++;
-	r->o = *o;
-}
 
 static void
 setup(void)
@@ -106,52 +93,23 @@ listener(int backlog)
 static void
 start_testsrv(const char *mode)
 {
-	char ready[128], spec[128];
-	FILE *f;
+	char ready[128];
 
 	snprintf(ready, sizeof(ready), "%s/ready", tmpdir);
-	snprintf(spec, sizeof(spec), "127.0.0.1:0=%s", mode);
-	srv_pid = fork();
-	ck_assert_int_ge(srv_pid, 0);
-	if (srv_pid == 0) {
-		execl(TEST_BUILDDIR "/testsrv", "testsrv", "-r", ready, spec, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		struct stat st;
-
-		if (stat(ready, &st) == 0 && st.st_size > 0)
-			break;
-		usleep(20000);
-	}
-	f = fopen(ready, "r");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%*s %15s", portbuf), 1);
-	fclose(f);
+	srv_pid = testlib_testsrv(ready, "127.0.0.1", mode, portbuf, sizeof(portbuf));
 }
 
 /* Run the loop until R has a verdict or 5 s pass. */
 static void
 run_until(struct result *r)
 {
-	uint64_t end = now_mono_us() + 5000000;
-
-	while (r->calls == 0 && now_mono_us() < end)
-		event_base_loop(base, EVLOOP_ONCE);
+	testlib_run_until(base, r, 5);
 }
 
 static void
 run_one(struct result *r)
 {
-	struct probe *p = probe_new(eng, &svc, &mem, done_cb, r);
-
-	memset(r, 0, sizeof(*r));
-	probe_start(p);
-	ck_assert_int_eq(r->calls, 0); /* never from inside probe_start */
-	run_until(r);
-	ck_assert_int_eq(r->calls, 1);
-	ck_assert(!probe_running(p));
-	probe_free(p);
+	testlib_run_one(base, eng, &svc, &mem, r, 5);
 }
 
 START_TEST(test_connect_ok)

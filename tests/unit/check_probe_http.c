@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "probe.h"
+#include "probe_testlib.h"
 #include "util.h"
 
 #define MAX_SERVERS 4
@@ -37,20 +38,6 @@ static char portbuf[16];
 static pid_t srv_pids[MAX_SERVERS];
 static size_t n_srv;
 static char tmpdir[64];
-
-struct result {
-	int calls;
-	struct probe_outcome o;
-};
-
-static void
-done_cb(void *arg, const struct probe_outcome *o)
-{
-	struct result *r = arg;
-
-	r->calls++;
-	r->o = *o;
-}
 
 static void
 setup(void)
@@ -107,36 +94,12 @@ teardown(void)
 static void
 start_testsrv_at(const char *addr, const char *mode)
 {
-	char ready[128], spec[256];
-	pid_t pid;
-	FILE *f;
+	char ready[128];
 
 	ck_assert_uint_lt(n_srv, MAX_SERVERS);
 	snprintf(ready, sizeof(ready), "%s/ready.%zu", tmpdir, n_srv);
-	snprintf(spec, sizeof(spec), "%s:0=%s", addr, mode);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-#ifdef __linux__
-		/* A failed assertion ends this process without teardown: take the server along. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-#endif
-		execl(TEST_BUILDDIR "/testsrv", "testsrv", "-r", ready, spec, (char *)NULL);
-		_exit(127);
-	}
-	srv_pids[n_srv++] = pid;
-	for (int i = 0; i < 250; i++) {
-		struct stat st;
-
-		if (stat(ready, &st) == 0 && st.st_size > 0)
-			break;
-		ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
-		usleep(20000);
-	}
-	f = fopen(ready, "r");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%*s %15s", portbuf), 1);
-	fclose(f);
+	srv_pids[n_srv] = testlib_testsrv(ready, addr, mode, portbuf, sizeof(portbuf));
+	n_srv++;
 }
 
 static void
@@ -149,10 +112,7 @@ start_testsrv(const char *mode)
 static void
 run_until(struct result *r, unsigned secs)
 {
-	uint64_t end = now_mono_us() + secs * 1000000ull;
-
-	while (r->calls == 0 && now_mono_us() < end)
-		event_base_loop(base, EVLOOP_ONCE);
+	testlib_run_until(base, r, secs);
 }
 
 /* Run the loop for US microseconds, whatever happens. */
@@ -168,15 +128,7 @@ run_for(uint64_t us)
 static void
 run_one(struct result *r)
 {
-	struct probe *p = probe_new(eng, &svc, &mem, done_cb, r);
-
-	memset(r, 0, sizeof(*r));
-	probe_start(p);
-	ck_assert_int_eq(r->calls, 0); /* never from inside probe_start */
-	run_until(r, 10);
-	ck_assert_int_eq(r->calls, 1);
-	ck_assert(!probe_running(p));
-	probe_free(p);
+	testlib_run_one(base, eng, &svc, &mem, r, 10);
 }
 
 static const char *
@@ -191,18 +143,7 @@ reason(const struct result *r)
 static void
 free_port(void)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	ck_assert_int_ge(fd, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	snprintf(portbuf, sizeof(portbuf), "%u", ntohs(sin.sin_port));
-	close(fd);
+	testlib_closed_port(portbuf, sizeof(portbuf));
 }
 
 START_TEST(test_ok)

@@ -34,6 +34,7 @@
 
 #include "config.h"
 #include "probe.h"
+#include "probe_testlib.h"
 #include "util.h"
 
 #define PG_CLUSTER TEST_SRCDIR "/pg_cluster.sh"
@@ -52,20 +53,6 @@ static char pg_skip_why[400];
 static char pg_base[256];       /* pg_cluster.sh's base directory */
 static char pg_password[128];
 static char pg_port_primary[16], pg_port_standby[16], pg_port_cold[16];
-
-struct result {
-	int calls;
-	struct probe_outcome o;
-};
-
-static void
-done_cb(void *arg, const struct probe_outcome *o)
-{
-	struct result *r = arg;
-
-	r->calls++;
-	r->o = *o;
-}
 
 static void
 setup(void)
@@ -114,24 +101,13 @@ teardown(void)
 static void
 run_until(struct result *r)
 {
-	uint64_t end = now_mono_us() + 10000000;
-
-	while (r->calls == 0 && now_mono_us() < end)
-		event_base_loop(base, EVLOOP_ONCE);
+	testlib_run_until(base, r, 10);
 }
 
 static void
 run_one(struct result *r)
 {
-	struct probe *p = probe_new(eng, &svc, &mem, done_cb, r);
-
-	memset(r, 0, sizeof(*r));
-	probe_start(p);
-	ck_assert_int_eq(r->calls, 0); /* never from inside probe_start */
-	run_until(r);
-	ck_assert_int_eq(r->calls, 1);
-	ck_assert(!probe_running(p));
-	probe_free(p);
+	testlib_run_one(base, eng, &svc, &mem, r, 10);
 }
 
 #define ck_assert_result(r, want) \
@@ -159,46 +135,17 @@ open_fds(void)
 static void
 start_testsrv(const char *mode)
 {
-	char ready[128], spec[128];
-	FILE *f;
+	char ready[128];
 
 	snprintf(ready, sizeof(ready), "%s/ready", tmpdir);
-	snprintf(spec, sizeof(spec), "127.0.0.1:0=%s", mode);
-	unlink(ready);
-	srv_pid = fork();
-	ck_assert_int_ge(srv_pid, 0);
-	if (srv_pid == 0) {
-		execl(TEST_BUILDDIR "/testsrv", "testsrv", "-r", ready, spec, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		struct stat st;
-
-		if (stat(ready, &st) == 0 && st.st_size > 0)
-			break;
-		usleep(20000);
-	}
-	f = fopen(ready, "r");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%*s %15s", portbuf), 1);
-	fclose(f);
+	srv_pid = testlib_testsrv(ready, "127.0.0.1", mode, portbuf, sizeof(portbuf));
 }
 
 /* A port where nothing listens (bound, then closed). */
 static void
 closed_port(void)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	snprintf(portbuf, sizeof(portbuf), "%u", ntohs(sin.sin_port));
-	close(fd);
+	testlib_closed_port(portbuf, sizeof(portbuf));
 }
 
 static bool
